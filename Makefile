@@ -1,0 +1,63 @@
+# harender: make demo runs the whole thing on loopback; make test tests it.
+# Both install what is missing first (make deps): HAProxy 2.6, Serf and wrk
+# from Debian, HAProxy 3.0 built from Debian's source package, and a Consul
+# agent built from the Go module proxy. Installing needs root (apt-get).
+
+BIN       := $(CURDIR)/bin
+GO        ?= go
+HAPROXY26 ?= /usr/sbin/haproxy
+HAPROXY30 ?= $(BIN)/haproxy-3.0
+CONSUL    ?= $(BIN)/consul
+export CONSUL_BIN  := $(CONSUL)
+export HAPROXY_BINS := $(HAPROXY26):$(HAPROXY30)
+export HAPROXY_BIN := $(HAPROXY26)
+
+# Packages that run goroutines get the race detector.
+RACE_PKGS := ./watch/ ./haproxy/ ./cmd/harender/
+
+.PHONY: all build test test-unit test-race deps deps-apt demo bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/harender ./cmd/harender
+	$(GO) build -o $(BIN)/gateway ./examples/gateway
+
+deps: deps-apt $(HAPROXY30) $(CONSUL)
+
+deps-apt:
+	@missing=""; \
+	for p in haproxy:$(HAPROXY26) serf:/usr/bin/serf wrk:/usr/bin/wrk; do \
+	  [ -x "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(HAPROXY30):
+	scripts/install-haproxy-3.0.sh $(BIN)
+
+$(CONSUL): tools/consul/go.mod
+	tools/consul/install.sh $(BIN)
+
+# The README's test command. CI=true turns a missing binary into a failure.
+test: deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+demo: deps build
+	scripts/demo.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt: $$out"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/harender/harender/watch"
+)
+
+// Config is the whole configuration, after the file and the flags.
+type Config struct {
+	Consul    ConsulConfig
+	Wait      WaitConfig
+	Templates []TemplateConfig
+	HAProxy   HAProxyConfig
+	Listen    string
+	LogLevel  string
+	LogFormat string
+}
+
+// ConsulConfig says how to reach Consul and how to query it.
+type ConsulConfig struct {
+	Client     watch.ClientConfig
+	MaxStale   time.Duration
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// WaitConfig is quiescence, as consul-template's wait: Max defaults to 4×Min.
+type WaitConfig struct {
+	Min, Max time.Duration
+}
+
+// TemplateConfig is one template block.
+type TemplateConfig struct {
+	Source, Contents, Builtin string
+	Params                    map[string]string
+	Destination               string
+	Perms                     uint32
+	Backup                    bool
+	CreateDestDirs            bool
+	LeftDelim, RightDelim     string
+	ErrMissingKey             bool
+	Command                   []string
+	CommandTimeout            time.Duration
+}
+
+// Name is how the template is named in errors and logs: its path, or
+// builtin:NAME, or the destination for inline contents.
+func (t TemplateConfig) Name() string {
+	switch {
+	case t.Source != "":
+		return t.Source
+	case t.Builtin != "":
+		return "builtin:" + t.Builtin
+	default:
+		return t.Destination + " (contents)"
+	}
+}
+
+// HAProxyConfig says where HAProxy is and how changes reach it.
+type HAProxyConfig struct {
+	Binary            string
+	Config            string
+	MasterSocket      string
+	RuntimeSocket     string
+	Reload            string
+	MinReloadInterval time.Duration
+	ServerStateFile   string
+	Start             bool
+	PIDFile           string
+}
+
+// defaultConfig holds the defaults that apply when nothing is set.
+func defaultConfig() Config {
+	return Config{
+		Consul: ConsulConfig{Backoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second},
+		HAProxy: HAProxyConfig{
+			Binary:            "haproxy",
+			Reload:            "auto",
+			MinReloadInterval: time.Second,
+		},
+		LogLevel:  "info",
+		LogFormat: "text",
+	}
+}
+
+// fromFile applies a parsed config file over c, checking every duration,
+// mode and permission against its position in the file.
+func (c *Config) fromFile(p *parsedFile) error {
+	var errs []error
+	dur := func(s string, dst *time.Duration, name string, idx int, path ...string) {
+		if s == "" {
+			return
+		}
+		d, err := time.ParseDuration(s)
+		if err == nil && d < 0 {
+			err = errors.New("must not be negative")
+		}
+		if err != nil {
+			errs = append(errs, &posError{rng: p.at(name, idx, path...), msg: fmt.Sprintf("%s: bad duration %q: %v", name, s, err)})
+			return
+		}
+		*dst = d
+	}
+	if b := p.Consul; b != nil {
+		cl := &c.Consul.Client
+		set(&cl.Address, b.Address)
+		set(&cl.Token, b.Token)
+		set(&cl.TokenFile, p.path(b.TokenFile))
+		dur(b.MaxStale, &c.Consul.MaxStale, "max_stale", 0, "consul")
+		if s := b.SSL; s != nil {
+			cl.SSL = s.Enabled != nil && *s.Enabled
+			cl.InsecureSkipVerify = s.Verify != nil && !*s.Verify
+			set(&cl.CAFile, s.CACert)
+			set(&cl.CertFile, s.Cert)
+			set(&cl.KeyFile, s.Key)
+			set(&cl.ServerName, s.ServerName)
+		}
+		if r := b.Retry; r != nil {
+			dur(r.Backoff, &c.Consul.Backoff, "backoff", 0, "consul", "retry")
+			dur(r.MaxBackoff, &c.Consul.MaxBackoff, "max_backoff", 0, "consul", "retry")
+		}
+	}
+	if w := p.Wait; w != nil {
+		dur(w.Min, &c.Wait.Min, "min", 0, "wait")
+		dur(w.Max, &c.Wait.Max, "max", 0, "wait")
+	}
+	if h := p.HAProxy; h != nil {
+		set(&c.HAProxy.Binary, h.Binary)
+		set(&c.HAProxy.Config, p.path(h.Config))
+		set(&c.HAProxy.MasterSocket, p.path(h.MasterSocket))
+		set(&c.HAProxy.RuntimeSocket, p.path(h.RuntimeSocket))
+		set(&c.HAProxy.ServerStateFile, p.path(h.ServerStateFile))
+		set(&c.HAProxy.PIDFile, p.path(h.PIDFile))
+		c.HAProxy.Start = h.Start
+		if h.Reload != "" {
+			switch h.Reload {
+			case "auto", "always", "never":
+				c.HAProxy.Reload = h.Reload
+			default:
+				errs = append(errs, &posError{rng: p.at("reload", 0, "haproxy"), msg: fmt.Sprintf("reload: %q is not one of auto, always, never", h.Reload)})
+			}
+		}
+		dur(h.MinReloadInterval, &c.HAProxy.MinReloadInterval, "min_reload_interval", 0, "haproxy")
+	}
+	for i, b := range p.Templates {
+		t := TemplateConfig{
+			Source: b.Source, Contents: b.Contents, Builtin: b.Builtin, Params: b.Params,
+			Destination: b.Destination, Backup: b.Backup, CreateDestDirs: true,
+			LeftDelim: b.LeftDelim, RightDelim: b.RightDelim, ErrMissingKey: b.ErrMissingKey,
+			Command: b.Command,
+		}
+		if b.CreateDestDirs != nil {
+			t.CreateDestDirs = *b.CreateDestDirs
+		}
+		if b.Perms != "" {
+			m, err := strconv.ParseUint(b.Perms, 8, 32)
+			if err != nil || m > 0o7777 {
+				errs = append(errs, &posError{rng: p.at("perms", i, "template"), msg: fmt.Sprintf("perms: %q is not an octal file mode such as \"0644\"", b.Perms)})
+			}
+			t.Perms = uint32(m)
+		}
+		dur(b.CommandTimeout, &t.CommandTimeout, "command_timeout", i, "template")
+		if n := countSet(t.Source, t.Contents, t.Builtin); n != 1 {
+			errs = append(errs, &posError{rng: p.at("", i, "template"), msg: "template: set exactly one of source, contents or builtin"})
+		}
+		t.Source, t.Destination = p.path(t.Source), p.path(t.Destination)
+		c.Templates = append(c.Templates, t)
+	}
+	set(&c.Listen, p.Listen)
+	set(&c.LogLevel, p.LogLevel)
+	set(&c.LogFormat, p.LogFormat)
+	return joinErrors(errs)
+}
+
+// finish fills derived defaults and checks what the file and the flags
+// cannot check alone.
+func (c *Config) finish() error {
+	if c.Wait.Max == 0 {
+		c.Wait.Max = 4 * c.Wait.Min
+	}
+	if c.Wait.Max < c.Wait.Min {
+		return fmt.Errorf("wait: max (%s) is less than min (%s)", c.Wait.Max, c.Wait.Min)
+	}
+	if len(c.Templates) == 0 {
+		return errors.New("no templates: give --template SRC:DEST or a config file with a template block")
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Templates {
+		if seen[t.Destination] {
+			return fmt.Errorf("destination %s is written by two templates", t.Destination)
+		}
+		seen[t.Destination] = true
+	}
+	if c.HAProxy.Config != "" && !seen[c.HAProxy.Config] {
+		return fmt.Errorf("haproxy config %s is not the destination of any template", c.HAProxy.Config)
+	}
+	return nil
+}
+
+// templateFlag parses --template SRC:DEST.
+func templateFlag(s string) (TemplateConfig, error) {
+	src, dest, ok := strings.Cut(s, ":")
+	if !ok || src == "" || dest == "" {
+		return TemplateConfig{}, fmt.Errorf("--template %q: want SRC:DEST", s)
+	}
+	return TemplateConfig{Source: src, Destination: dest, CreateDestDirs: true}, nil
+}
+
+func set(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func countSet(vs ...string) int {
+	n := 0
+	for _, v := range vs {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// joinErrors collects several errors into one, or nil.
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	var m *multierror.Error
+	m = multierror.Append(m, errs...)
+	m.ErrorFormat = func(es []error) string {
+		lines := make([]string, len(es))
+		for i, e := range es {
+			lines[i] = e.Error()
+		}
+		return strings.Join(lines, "\n")
+	}
+	return m
+}

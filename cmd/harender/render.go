@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/harender/harender/renderer"
+	"github.com/harender/harender/watch"
+)
+
+func renderCommand(stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "render",
+		Usage:     "render every template once, check, write, and exit",
+		UsageText: "harender render [--config FILE | --template SRC:DEST ...] [--dry-run] [--reload]",
+		Description: `Waits until every Consul dependency of every template has answered once
+   (at most --timeout), renders, checks HAProxy's candidate with haproxy -c,
+   and swaps each changed file in atomically. Unchanged files are not touched.
+
+   --dry-run writes nothing: it prints a unified diff of each destination and
+   exits as diff(1) does: 0 no difference, 1 differences, 2 error.
+   --reload then reloads HAProxy through its master socket and confirms it.
+
+Examples:
+   harender render --config /etc/harender/harender.hcl --reload
+   harender render --consul-addr 127.0.0.1:8500 -t gateway.tmpl:haproxy.cfg \
+       --haproxy-config haproxy.cfg
+   harender render --config harender.hcl --dry-run || echo "config would change"`,
+		Flags: append(sourceFlags(),
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing; print a diff per destination; exit 1 if any differs"},
+			&cli.BoolFlag{Name: "reload", Usage: "reload HAProxy through the master socket after writing, and confirm it"},
+			durationFlag("timeout", 60*time.Second, "give up (exit 3) when Consul has not answered every query within `DURATION`"),
+			durationFlag("max-stale", 0, "allow reads from any Consul server up to `DURATION` stale"),
+		),
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return withCode(exitConfig, err)
+			}
+			log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return withCode(exitConfig, err)
+			}
+			return renderOnce(c.Context, cfg, renderFlags{
+				dryRun: c.Bool("dry-run"), reload: c.Bool("reload"), timeout: c.Duration("timeout"),
+				out: c.App.Writer,
+			}, log)
+		},
+	}
+}
+
+type renderFlags struct {
+	dryRun, reload bool
+	timeout        time.Duration
+	out            io.Writer
+}
+
+// renderOnce is the render command: wait for data, render, check, write,
+// and reload if asked.
+func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger) error {
+	jobs, err := parseTemplates(cfg)
+	if err != nil {
+		return withCode(exitConfig, err)
+	}
+	client, err := watch.NewClient(cfg.Consul.Client)
+	if err != nil {
+		return withCode(exitConfig, err)
+	}
+	w := watch.New(client, watchOptions(cfg, log, nil))
+	defer w.Stop()
+	wctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	p, err := collect(wctx, w, jobs, log)
+	if err != nil {
+		return err
+	}
+	w.Stop()
+	if f.dryRun {
+		differs, err := diffAll(f.out, jobs, p.outputs)
+		if err != nil {
+			return err
+		}
+		if differs {
+			return &exitError{code: exitDiff}
+		}
+		return nil
+	}
+	res, err := writeOutputs(ctx, cfg, jobs, p.outputs, log)
+	if err != nil {
+		return err
+	}
+	for _, d := range res.dests {
+		log.Info("rendered", "destination", d, "reason", "render")
+	}
+	if len(res.dests) == 0 {
+		log.Info("nothing changed", "templates", len(jobs))
+	}
+	if !f.reload {
+		return nil
+	}
+	if err := reload(ctx, cfg); err != nil {
+		return err
+	}
+	log.Info("reloaded", "reason", "render --reload", "config", cfg.HAProxy.Config, "hash", res.hash)
+	return nil
+}
+
+// watchOptions are the watcher's settings from the config.
+func watchOptions(cfg Config, log *slog.Logger, observe func(string, error)) watch.Options {
+	return watch.Options{
+		MaxStale:   cfg.Consul.MaxStale,
+		Backoff:    cfg.Consul.Backoff,
+		MaxBackoff: cfg.Consul.MaxBackoff,
+		Logger:     log,
+		Observe:    observe,
+	}
+}
+
+// diffAll prints a diff per destination and reports whether any differs.
+func diffAll(w io.Writer, jobs []*job, outputs [][]byte) (bool, error) {
+	differs := false
+	for i, j := range jobs {
+		d, err := renderer.Diff(j.cfg.Destination, outputs[i])
+		if err != nil {
+			return false, withCode(exitConfig, err)
+		}
+		if d != "" {
+			differs = true
+			fmt.Fprint(w, d)
+		}
+	}
+	return differs, nil
+}

@@ -1,0 +1,101 @@
+package renderer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pluginTimeout is how long plugin lets a command run, as in consul-template.
+const pluginTimeout = 30 * time.Second
+
+// fnEnv returns env: the value of an environment variable, "" when unset.
+func fnEnv(lookupEnv func(string) (string, bool)) func(string) (string, error) {
+	return func(name string) (string, error) {
+		v, _ := lookupEnv(name)
+		return v, nil
+	}
+}
+
+// fnMustEnv returns mustEnv: like env, but an unset or empty variable is an
+// error.
+func fnMustEnv(lookupEnv func(string) (string, bool)) func(string) (string, error) {
+	return func(name string) (string, error) {
+		v, _ := lookupEnv(name)
+		if v == "" {
+			return "", fmt.Errorf("required environment variable %s is empty", name)
+		}
+		return v, nil
+	}
+}
+
+// fnEnvOrDefault returns envOrDefault: the variable's value if it is set,
+// even to "", otherwise def.
+func fnEnvOrDefault(lookupEnv func(string) (string, bool)) func(string, string) (string, error) {
+	return func(name, def string) (string, error) {
+		if v, ok := lookupEnv(name); ok {
+			return v, nil
+		}
+		return def, nil
+	}
+}
+
+// fnTimestamp returns timestamp: now in RFC 3339 with no argument, as Unix
+// seconds with "unix", otherwise formatted with the argument as a Go time
+// layout.
+func fnTimestamp(now func() time.Time) func(...string) (string, error) {
+	return func(s ...string) (string, error) {
+		switch len(s) {
+		case 0:
+			return now().Format(time.RFC3339), nil
+		case 1:
+			if s[0] == "unix" {
+				return strconv.FormatInt(now().Unix(), 10), nil
+			}
+			return now().Format(s[0]), nil
+		default:
+			return "", fmt.Errorf("timestamp: wrong number of arguments, expected 0 or 1"+
+				", but got %d", len(s))
+		}
+	}
+}
+
+// fnPlugin runs the command name with args (each trimmed of space, empty
+// ones dropped; no shell involved) and returns its standard output, trimmed.
+// It fails when the command fails or runs longer than 30 seconds. An empty
+// name gives "".
+func fnPlugin(name string, args ...string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	var argv []string
+	for _, a := range args {
+		if a = strings.TrimSpace(a); a != "" {
+			argv = append(argv, a)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), pluginTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, argv...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	// A child that keeps the output pipes open must not hold up the render.
+	cmd.WaitDelay = time.Second
+
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "", fmt.Errorf("exec %q: did not finish in 30s", name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("exec %q: %s\n\nstdout:\n\n%s\n\nstderr:\n\n%s",
+			name, err, stdout.Bytes(), stderr.Bytes())
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}

@@ -1,0 +1,175 @@
+// Package renderer turns templates and Consul data into bytes, and bytes
+// into files that are never seen half-written.
+package renderer
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"text/template"
+
+	"github.com/harender/harender/watch"
+)
+
+// Recaller hands a render the data that has arrived so far; watch.Snapshot
+// is one.
+type Recaller interface {
+	Get(d watch.Dependency) (any, bool)
+}
+
+// Options changes how a template is parsed and executed.
+type Options struct {
+	LeftDelim, RightDelim string
+	// ErrMissingKey makes a missing map key an error instead of "<no value>".
+	ErrMissingKey bool
+	// LookupEnv backs env and envOrDefault; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Params are read by param and paramOr: the settings of a built-in
+	// template, set in its template block.
+	Params map[string]string
+}
+
+// Template is a parsed template, named by its path so that errors say
+// file:line:col. It is safe for concurrent use.
+type Template struct {
+	name string
+	text string
+	tmpl *template.Template
+	opts Options
+}
+
+// Result is the outcome of one execution.
+type Result struct {
+	Output []byte
+	// Used lists every dependency the template asked for, in first-use order.
+	Used []watch.Dependency
+	// Missing lists those of Used that have no data yet. The output is not
+	// to be written while any are missing.
+	Missing []watch.Dependency
+}
+
+// Parse parses text as the template called name (its path).
+func Parse(name, text string, o Options) (*Template, error) {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	t := &Template{name: name, text: text, opts: o}
+	tmpl := template.New(name).Delims(o.LeftDelim, o.RightDelim)
+	tmpl.Funcs(helperFuncs(o.LookupEnv))
+	tmpl.Funcs(paramFuncs(o.Params))
+	tmpl.Funcs(t.boundFuncs(tmpl, nil, &depSet{}, &depSet{}))
+	if o.ErrMissingKey {
+		tmpl.Option("missingkey=error")
+	} else {
+		tmpl.Option("missingkey=zero")
+	}
+	if _, err := tmpl.Parse(text); err != nil {
+		return nil, templateError(name, text, err)
+	}
+	t.tmpl = tmpl
+	return t, nil
+}
+
+// ParseFile reads and parses the template at path.
+func ParseFile(path string, o Options) (*Template, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	return Parse(path, string(b), o)
+}
+
+// Name is the template's name, usually its path.
+func (t *Template) Name() string { return t.name }
+
+// Execute renders the template with the data r holds. Functions whose data
+// has not arrived yield empty values and are listed in Result.Missing. On a
+// template error the Result is still returned, without Output.
+func (t *Template) Execute(r Recaller) (*Result, error) {
+	used, missing := &depSet{}, &depSet{}
+	tmpl, err := t.tmpl.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("%s: clone: %w", t.name, err)
+	}
+	tmpl.Funcs(t.boundFuncs(tmpl, r, used, missing))
+	var b bytes.Buffer
+	err = tmpl.Execute(&b, nil)
+	res := &Result{Output: b.Bytes(), Used: used.list, Missing: missing.list}
+	if err != nil {
+		// Used and Missing stay valid: a template may fail only because
+		// its data has not arrived yet (index of an empty list).
+		res.Output = nil
+		return res, templateError(t.name, t.text, err)
+	}
+	return res, nil
+}
+
+// boundFuncs are the functions that hold state of one execution: its data,
+// its scratch and the template itself. The stateless helpers are added once
+// at parse time.
+func (t *Template) boundFuncs(tmpl *template.Template, r Recaller, used, missing *depSet) template.FuncMap {
+	c := consulFuncs{r: r, used: used, missing: missing}
+	m := c.funcMap()
+	var s *Scratch
+	m["scratch"] = func() *Scratch {
+		if s == nil {
+			s = newScratch()
+		}
+		return s
+	}
+	m["executeTemplate"] = executeTemplate(tmpl)
+	return m
+}
+
+func executeTemplate(t *template.Template) func(string, ...any) (string, error) {
+	return func(name string, data ...any) (string, error) {
+		var dot any
+		switch len(data) {
+		case 0:
+		case 1:
+			dot = data[0]
+		default:
+			return "", fmt.Errorf("executeTemplate: wrong number of arguments, expected 1 or 2"+
+				", but got %d", len(data)+1)
+		}
+		var b bytes.Buffer
+		if err := t.ExecuteTemplate(&b, name, dot); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+}
+
+// depSet is an ordered set of dependencies keyed by String.
+type depSet struct {
+	seen map[string]bool
+	list []watch.Dependency
+}
+
+func (s *depSet) add(d watch.Dependency) {
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	if k := d.String(); !s.seen[k] {
+		s.seen[k] = true
+		s.list = append(s.list, d)
+	}
+}
+
+// paramFuncs read a template block's params.
+func paramFuncs(params map[string]string) template.FuncMap {
+	return template.FuncMap{
+		"param": func(k string) (string, error) {
+			if v, ok := params[k]; ok && v != "" {
+				return v, nil
+			}
+			return "", fmt.Errorf("param %q is not set; set it in the template block's params", k)
+		},
+		"paramOr": func(k, def string) string {
+			if v, ok := params[k]; ok && v != "" {
+				return v
+			}
+			return def
+		},
+	}
+}

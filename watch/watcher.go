@@ -1,0 +1,275 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Options tune a Watcher. Zero values take the defaults.
+type Options struct {
+	// WaitTime is how long a blocking query may wait for a change.
+	// Default 60s.
+	WaitTime time.Duration
+	// MaxStale, when positive, lets any server answer (stale reads); an
+	// answer whose last contact with the leader is older than MaxStale is
+	// asked again of the leader.
+	MaxStale time.Duration
+	// MinInterval is the least time between the starts of two queries of
+	// one dependency; up to a quarter more is added at random. Default
+	// 100ms.
+	MinInterval time.Duration
+	// Backoff is the first retry delay after an error; it doubles per
+	// consecutive failure up to MaxBackoff and resets after a success.
+	// Retries never stop. Defaults 250ms and 30s.
+	Backoff, MaxBackoff time.Duration
+	// Logger receives Warn on every retry and Debug on every update. Nil
+	// discards.
+	Logger *slog.Logger
+	// Observe, if set, is called once per HTTP request to Consul with an
+	// endpoint name such as "health/service" and the request's error.
+	Observe func(endpoint string, err error)
+}
+
+func (o Options) withDefaults() Options {
+	if o.WaitTime <= 0 {
+		o.WaitTime = 60 * time.Second
+	}
+	if o.MinInterval <= 0 {
+		o.MinInterval = 100 * time.Millisecond
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 250 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.MaxBackoff < o.Backoff {
+		o.MaxBackoff = o.Backoff
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// Watcher runs one blocking-query loop per watched dependency and keeps the
+// latest answer of each.
+type Watcher struct {
+	client  *api.Client
+	opts    Options
+	updates chan struct{}
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	stopped bool
+	running map[string]*poller
+	data    map[string]any
+}
+
+// poller is one running dependency loop.
+type poller struct {
+	dep    Dependency
+	cancel context.CancelFunc
+}
+
+// New makes a Watcher that queries Consul through c. Nothing runs until
+// Watch is called.
+func New(c *api.Client, o Options) *Watcher {
+	return &Watcher{
+		client:  c,
+		opts:    o.withDefaults(),
+		updates: make(chan struct{}, 1),
+		running: map[string]*poller{},
+		data:    map[string]any{},
+	}
+}
+
+// Watch makes the watched set exactly deps (by identity): a dependency not
+// yet watched gets its own goroutine, bound to ctx; one no longer listed is
+// stopped and its data forgotten. A dependency whose ctx ends stops too,
+// and is started again by a later Watch that lists it. Watch does not
+// block, and does nothing after Stop.
+func (w *Watcher) Watch(ctx context.Context, deps []Dependency) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+
+	want := make(map[string]Dependency, len(deps))
+	for _, d := range deps {
+		if _, dup := want[d.String()]; !dup {
+			want[d.String()] = d
+		}
+	}
+	for key, p := range w.running {
+		if _, ok := want[key]; !ok {
+			p.cancel()
+			delete(w.running, key)
+			delete(w.data, key)
+		}
+	}
+	for key, d := range want {
+		if _, ok := w.running[key]; ok {
+			continue
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		p := &poller{dep: d, cancel: cancel}
+		w.running[key] = p
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			w.poll(pctx, key, p)
+			w.finished(key, p)
+		}()
+	}
+}
+
+// Updates is signalled (coalesced, never blocking the sender) whenever the
+// data of any watched dependency changes.
+func (w *Watcher) Updates() <-chan struct{} {
+	return w.updates
+}
+
+// Snapshot returns a copy of the data received so far.
+func (w *Watcher) Snapshot() Snapshot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	data := make(map[string]any, len(w.data))
+	for k, v := range w.data {
+		data[k] = v
+	}
+	return Snapshot{data: data}
+}
+
+// Stop cancels every query and waits for every goroutine to return.
+func (w *Watcher) Stop() {
+	w.mu.Lock()
+	w.stopped = true
+	for key, p := range w.running {
+		p.cancel()
+		delete(w.running, key)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+// store records data for key if p is still the poller of key, and signals.
+func (w *Watcher) store(key string, p *poller, data any) {
+	w.mu.Lock()
+	current := w.running[key] == p
+	if current {
+		w.data[key] = data
+	}
+	w.mu.Unlock()
+	if !current {
+		return
+	}
+	select {
+	case w.updates <- struct{}{}:
+	default:
+	}
+}
+
+// finished forgets p once its goroutine has returned, so that a later
+// Watch can start key again.
+func (w *Watcher) finished(key string, p *poller) {
+	p.cancel()
+	w.mu.Lock()
+	if w.running[key] == p {
+		delete(w.running, key)
+	}
+	w.mu.Unlock()
+}
+
+// nilBlocker is a dependency whose nil answers are held back.
+type nilBlocker interface {
+	blocksOnNil() bool
+}
+
+// poll is the blocking-query loop of one dependency. It returns when ctx
+// is done.
+func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
+	var (
+		o          = w.opts
+		log        = o.Logger.With("dependency", key)
+		retry      = backoff{base: o.Backoff, max: o.MaxBackoff}
+		fetchCtx   = withObserver(ctx, o.Observe)
+		blocks     bool
+		index      uint64
+		last       any
+		received   bool
+		attempt    int
+		allowStale = o.MaxStale > 0
+		start      time.Time
+		now        = true // skip the rate limit: first query, or a stale re-ask
+	)
+	if nb, ok := p.dep.(nilBlocker); ok {
+		blocks = nb.blocksOnNil()
+	}
+
+	for {
+		if !now && !sleep(ctx, rateLimit(time.Since(start), o.MinInterval)) {
+			return
+		}
+		now = false
+		start = time.Now()
+
+		q := &api.QueryOptions{WaitIndex: index, WaitTime: o.WaitTime, AllowStale: allowStale}
+		data, meta, err := p.dep.Fetch(fetchCtx, w.client, q)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && meta == nil {
+			err = errors.New("no query metadata in answer")
+		}
+		if err != nil {
+			attempt++
+			delay := retry.delay(attempt)
+			log.Warn("consul query failed, retrying",
+				"attempt", attempt, "backoff", delay, "error", err)
+			if !sleep(ctx, delay) {
+				return
+			}
+			continue
+		}
+		attempt = 0
+
+		if allowStale && meta.LastContact > o.MaxStale {
+			log.Debug("stale answer, asking the leader",
+				"last_contact", meta.LastContact, "max_stale", o.MaxStale)
+			allowStale, now = false, true
+			continue
+		}
+		allowStale = o.MaxStale > 0
+
+		switch {
+		case meta.LastIndex < index:
+			log.Debug("index went backwards, resetting",
+				"index", meta.LastIndex, "previous_index", index)
+			index = 0
+			continue
+		case meta.LastIndex != 0 && meta.LastIndex == index:
+			continue
+		default:
+			index = meta.LastIndex
+		}
+
+		if received && reflect.DeepEqual(data, last) {
+			continue
+		}
+		if data == nil && blocks {
+			continue
+		}
+		last, received = data, true
+		log.Debug("dependency updated", "index", index)
+		w.store(key, p, data)
+	}
+}
