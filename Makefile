@@ -23,7 +23,7 @@ build:
 	$(GO) build -o $(BIN)/harender ./cmd/harender
 	$(GO) build -o $(BIN)/gateway ./examples/gateway
 
-deps: deps-apt $(HAPROXY30) $(CONSUL)
+deps: deps-apt $(HAPROXY30) $(CONSUL) consul-template
 
 deps-apt:
 	@missing=""; \
@@ -61,3 +61,11 @@ lint:
 
 clean:
 	rm -rf $(BIN)
+
+# consul-template v0.42.1, for the byte-for-byte compatibility test
+# (cmd/harender/compat_test.go); built from the Go module proxy.
+.PHONY: consul-template
+consul-template: $(BIN)/consul-template
+
+$(BIN)/consul-template: tools/consul-template/install.sh
+	tools/consul-template/install.sh $(BIN)

@@ -2,8 +2,10 @@ package watch
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 )
 
 // Fragments of the query-string grammar, identical to consul-template
@@ -97,7 +99,9 @@ func parseScope(m map[string]string, label string) (scope, error) {
 	if err != nil {
 		return scope{}, fmt.Errorf("%s: invalid query: %q: %w", label, raw, err)
 	}
-	for key := range params {
+	// Sorted, so that the error names the same key every time
+	// (consul-template names a random one when several are wrong).
+	for _, key := range slices.Sorted(maps.Keys(params)) {
 		switch key {
 		case queryNamespace, queryPeer, queryPartition, querySamenessGroup:
 		default:

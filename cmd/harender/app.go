@@ -35,6 +35,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			renderCommand(stderr),
 			checkCommand(stderr),
+			runCommand(stderr),
 		},
 	}
 }

@@ -1,0 +1,69 @@
+// Package testenv starts the real programs that end-to-end tests need:
+// a Consul dev agent, HAProxy in master-worker mode, gateway instances. It
+// is imported by tests only.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// Require returns the path of a needed binary. Locally a missing binary
+// skips the test; under CI=true it fails it.
+func Require(t testing.TB, what string, candidates ...string) string {
+	t.Helper()
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found (tried %s); CI=true, so this is a failure", what, strings.Join(candidates, ", "))
+	}
+	t.Skipf("%s not found (tried %s)", what, strings.Join(candidates, ", "))
+	return ""
+}
+
+// RepoBin is the repository's bin folder, where make deps puts binaries.
+func RepoBin() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "bin")
+}
+
+// HAProxyBins lists the HAProxy binaries to test against: $HAPROXY_BINS
+// (colon-separated), else Debian's 2.6 and the repo's 3.0.
+func HAProxyBins() []string {
+	if v := os.Getenv("HAPROXY_BINS"); v != "" {
+		return strings.Split(v, ":")
+	}
+	return []string{"/usr/sbin/haproxy", filepath.Join(RepoBin(), "haproxy-3.0")}
+}
+
+// ForEachHAProxy runs f as a subtest per HAProxy binary, named by version.
+func ForEachHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
+	for _, b := range HAProxyBins() {
+		name := filepath.Base(b)
+		t.Run(name, func(t *testing.T) {
+			f(t, Require(t, "haproxy", b))
+		})
+	}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,72 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Gateway is one gateway instance: an HTTP server on loopback that answers
+// "hello from ID", registered in Consul with an HTTP health check.
+type Gateway struct {
+	ID      string
+	Addr    *net.TCPAddr
+	healthy atomic.Bool
+	srv     *http.Server
+	consul  *Consul
+}
+
+// StartGateway serves and registers one instance of service.
+func StartGateway(t testing.TB, c *Consul, service, id string, tags ...string) *Gateway {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{ID: id, Addr: ln.Addr().(*net.TCPAddr), consul: c}
+	g.healthy.Store(true)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if !g.healthy.Load() {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s\n", id)
+	})
+	g.srv = &http.Server{Handler: mux}
+	go g.srv.Serve(ln)
+	t.Cleanup(func() { g.srv.Close() })
+	err = c.Client.Agent().ServiceRegister(&api.AgentServiceRegistration{
+		ID: id, Name: service, Address: "127.0.0.1", Port: g.Addr.Port, Tags: tags,
+		Check: &api.AgentServiceCheck{
+			HTTP:     "http://127.0.0.1:" + strconv.Itoa(g.Addr.Port) + "/health",
+			Interval: "500ms", Timeout: "1s", Status: api.HealthPassing,
+		},
+	})
+	if err != nil {
+		t.Fatalf("register %s: %v", id, err)
+	}
+	return g
+}
+
+// Deregister removes the instance from Consul; it keeps serving.
+func (g *Gateway) Deregister(t testing.TB) {
+	t.Helper()
+	if err := g.consul.Client.Agent().ServiceDeregister(g.ID); err != nil {
+		t.Fatalf("deregister %s: %v", g.ID, err)
+	}
+}
+
+// SetHealthy makes the health check pass or fail.
+func (g *Gateway) SetHealthy(ok bool) { g.healthy.Store(ok) }
+
+// Stop stops serving, as a crashed instance would; it stays registered.
+func (g *Gateway) Stop() { g.srv.Close() }

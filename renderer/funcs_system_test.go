@@ -1,0 +1,37 @@
+package renderer
+
+import (
+	"os/exec"
+	"testing"
+)
+
+func TestSystemFuncs(t *testing.T) {
+	runHelperCases(t, []helperCase{
+		{name: "env", tmpl: `{{ env "HR_SET" }}|{{ env "HR_UNSET" }}|{{ env "HR_EMPTY" }}`, want: "val||"},
+		{name: "envOrDefault", tmpl: `{{ envOrDefault "HR_SET" "d" }}|{{ envOrDefault "HR_UNSET" "d" }}|{{ envOrDefault "HR_EMPTY" "d" }}`, want: "val|d|"},
+		{name: "mustEnv", tmpl: `{{ mustEnv "HR_SET" }}`, want: "val"},
+		{name: "mustEnv unset", tmpl: `{{ mustEnv "HR_UNSET" }}`, wantErr: "error calling mustEnv: required environment variable HR_UNSET is empty"},
+		{name: "mustEnv empty", tmpl: `{{ mustEnv "HR_EMPTY" }}`, wantErr: "error calling mustEnv: required environment variable HR_EMPTY is empty"},
+
+		{name: "timestamp", tmpl: `{{ timestamp }}`, want: "2024-02-29T13:04:05Z"},
+		{name: "timestamp layout", tmpl: `{{ timestamp "2006-01-02" }}`, want: "2024-02-29"},
+		{name: "timestamp unix", tmpl: `{{ timestamp "unix" }}`, want: "1709211845"},
+		{name: "timestamp two args", tmpl: `{{ timestamp "a" "b" }}`, wantErr: "error calling timestamp: timestamp: wrong number of arguments, expected 0 or 1, but got 2"},
+
+		{name: "plugin empty name", tmpl: `{{ plugin "" }}`, want: ""},
+		{name: "plugin missing", tmpl: `{{ plugin "/nonexistent/harender-plugin" }}`, wantErr: "error calling plugin: exec \"/nonexistent/harender-plugin\": fork/exec /nonexistent/harender-plugin: no such file or directory\n\nstdout:\n\n\n\nstderr:\n\n"},
+	})
+}
+
+func TestPlugin(t *testing.T) {
+	for _, bin := range []string{"echo", "sh"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not found: %v", bin, err)
+		}
+	}
+	runHelperCases(t, []helperCase{
+		{name: "echo", tmpl: `{{ "1" | plugin "echo" }}`, want: "1"},
+		{name: "args trimmed and empty dropped", tmpl: `{{ plugin "echo" " a " "" "\n" "b" }}`, want: "a b"},
+		{name: "failure quotes output", tmpl: `{{ plugin "sh" "-c" "echo out; echo err >&2; exit 3" }}`, wantErr: "error calling plugin: exec \"sh\": exit status 3\n\nstdout:\n\nout\n\n\nstderr:\n\nerr\n"},
+	})
+}
