@@ -47,6 +47,7 @@ func TestConsulTemplateCompat(t *testing.T) {
 	// Read by env, mustEnv and envOrDefault in the corpus; consul-template
 	// inherits the environment, harender runs in this process.
 	t.Setenv("COMPAT_TEST_VAR", "compat value with spaces")
+	t.Setenv("COMPAT_TEST_EMPTY_VAR", "")
 	os.Unsetenv("COMPAT_TEST_UNSET_VAR")
 
 	consul := testenv.StartConsul(t)

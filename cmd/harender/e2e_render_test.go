@@ -44,7 +44,10 @@ func newGatewaySetup(t *testing.T, consulAddr, haproxyBin string) gatewaySetup {
 	hcl := fmt.Sprintf(`
 consul {
   address = %q
-  retry { backoff = "50ms"  max_backoff = "500ms" }
+  retry {
+    backoff     = "50ms"
+    max_backoff = "500ms"
+  }
 }
 template {
   builtin     = "gateway"

@@ -28,7 +28,7 @@ defaults
     timeout client 5s
     timeout server 5s
 frontend f
-    bind 127.0.0.1:0
+    bind 127.0.0.1:65080
 `
 
 func TestTemplateSyntaxError(t *testing.T) {
@@ -69,7 +69,7 @@ func TestHAProxyRejectsCandidate(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s", code, exitConfig, stderr)
 	}
 	cand := dest + ".candidate"
-	for _, want := range []string{"haproxy -c rejected", cand + ":11", "no-such-keyword", "kept at " + cand} {
+	for _, want := range []string{"haproxy -c rejected", cand + ":10]", "no-such-keyword", "kept at " + cand} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

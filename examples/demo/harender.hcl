@@ -3,10 +3,16 @@
 # the run/ folder holds HAProxy's files and sockets.
 consul {
   address = "127.0.0.1:18500"
-  retry { backoff = "250ms"  max_backoff = "5s" }
+  retry {
+    backoff     = "250ms"
+    max_backoff = "5s"
+  }
 }
 
-wait { min = "100ms"  max = "1s" }
+wait {
+  min = "100ms"
+  max = "1s"
+}
 
 template {
   builtin     = "gateway"

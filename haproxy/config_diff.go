@@ -1,0 +1,210 @@
+package haproxy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// Change is what it takes to go from one config to another.
+type Change struct {
+	Reload  bool           // a reload is needed; Servers is then empty
+	Reason  string         // short human reason for the reload, e.g. "backend gateway: server gw-3 added"
+	Servers []ServerUpdate // runtime API updates that suffice when Reload is false
+}
+
+// ServerUpdate is a runtime change to one existing server; it carries the new values.
+type ServerUpdate struct {
+	Backend string
+	Server  string
+	Addr    string // new address (an IP literal)
+	Port    int    // new port; 0 when the server line has none
+	Weight  int    // new weight; -1 when the server line has none
+	State   string // "ready", or "maint" for a disabled server
+
+	AddrChanged   bool // address or port changed
+	WeightChanged bool // weight changed
+	StateChanged  bool // disabled state changed
+}
+
+// Plan compares two configs. Reload is false only when they differ solely in
+// the address, port, weight or disabled state of servers that exist in both.
+func Plan(old, new *Config) Change {
+	if old == nil || new == nil {
+		return Change{Reload: true, Reason: "no previous config"}
+	}
+	oldKeys, newKeys := sectionKeys(old), sectionKeys(new)
+	for i, k := range newKeys {
+		if !slices.Contains(oldKeys, k) {
+			return reload("%s: section added", sectionLabel(new.Sections[i]))
+		}
+	}
+	for i, k := range oldKeys {
+		if !slices.Contains(newKeys, k) {
+			return reload("%s: section removed", sectionLabel(old.Sections[i]))
+		}
+	}
+	if !slices.Equal(oldKeys, newKeys) {
+		return reload("sections reordered")
+	}
+	var ch Change
+	for i, ns := range new.Sections {
+		ups, reason := planSection(old.Sections[i], ns)
+		if reason != "" {
+			return reload("%s: %s", sectionLabel(ns), reason)
+		}
+		ch.Servers = append(ch.Servers, ups...)
+	}
+	return ch
+}
+
+// reload builds a Change that needs a reload.
+func reload(format string, args ...any) Change {
+	return Change{Reload: true, Reason: fmt.Sprintf(format, args...)}
+}
+
+// sectionLabel names a section for humans, e.g. "backend gateway".
+func sectionLabel(s *Section) string {
+	if s.Name == "" {
+		return s.Kind
+	}
+	return s.Kind + " " + s.Name
+}
+
+// sectionKeys identifies each section by kind, name and occurrence.
+func sectionKeys(c *Config) []string {
+	seen := map[string]int{}
+	keys := make([]string, len(c.Sections))
+	for i, s := range c.Sections {
+		k := s.Kind + " " + s.Name
+		seen[k]++
+		keys[i] = fmt.Sprintf("%s #%d", k, seen[k])
+	}
+	return keys
+}
+
+// planSection compares one section pair and returns the server updates, or a
+// non-empty reason when a reload is needed.
+func planSection(old, new *Section) ([]ServerUpdate, string) {
+	if old.Header != new.Header {
+		return nil, fmt.Sprintf("header changed to %q", new.Header)
+	}
+	if r := diffLines(bodyLines(old), bodyLines(new)); r != "" {
+		return nil, r
+	}
+	if !hasServers(new.Kind) {
+		return nil, ""
+	}
+	oldNames, newNames := serverNames(old.Servers), serverNames(new.Servers)
+	for _, n := range newNames {
+		if !slices.Contains(oldNames, n) {
+			return nil, fmt.Sprintf("server %s added", n)
+		}
+	}
+	for _, n := range oldNames {
+		if !slices.Contains(newNames, n) {
+			return nil, fmt.Sprintf("server %s removed", n)
+		}
+	}
+	if !slices.Equal(oldNames, newNames) {
+		return nil, "servers reordered"
+	}
+	if len(newNames) != len(slices.Compact(slices.Sorted(slices.Values(newNames)))) {
+		return nil, "duplicate server name"
+	}
+	var ups []ServerUpdate
+	for i := range new.Servers {
+		up, changed, reason := planServer(new.Name, old.Servers[i], new.Servers[i])
+		if reason != "" {
+			return nil, fmt.Sprintf("server %s: %s", new.Servers[i].Name, reason)
+		}
+		if changed {
+			ups = append(ups, up)
+		}
+	}
+	return ups, ""
+}
+
+// planServer compares one server; reason is non-empty when it needs a reload.
+func planServer(backend string, old, new Server) (up ServerUpdate, changed bool, reason string) {
+	if !slices.Equal(old.Rest, new.Rest) {
+		return up, false, "options changed"
+	}
+	up = ServerUpdate{
+		Backend: backend, Server: new.Name,
+		Addr: new.Addr, Port: new.Port, Weight: new.Weight, State: "ready",
+	}
+	if new.Disabled {
+		up.State = "maint"
+	}
+	if old.Address != new.Address {
+		if _, err := netip.ParseAddr(new.Addr); err != nil {
+			return up, false, fmt.Sprintf("address %s is not an IP address", new.Address)
+		}
+		if (old.Port == 0) != (new.Port == 0) {
+			return up, false, "port added or removed"
+		}
+		up.AddrChanged = true
+	}
+	if old.Weight != new.Weight {
+		if old.Weight < 0 || new.Weight < 0 {
+			return up, false, "weight added or removed"
+		}
+		if new.Weight > 256 {
+			return up, false, fmt.Sprintf("weight %d out of runtime range", new.Weight)
+		}
+		up.WeightChanged = true
+	}
+	up.StateChanged = old.Disabled != new.Disabled
+	return up, up.AddrChanged || up.WeightChanged || up.StateChanged, ""
+}
+
+// bodyLines returns a section's lines other than its proxy `server` lines.
+func bodyLines(s *Section) []Line {
+	if !hasServers(s.Kind) {
+		return s.Lines
+	}
+	out := make([]Line, 0, len(s.Lines))
+	for _, l := range s.Lines {
+		if splitWords(l.Text)[0] == "server" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// diffLines describes the first difference between two line lists, or "".
+// It trims the common head and tail so that an insertion or a deletion is
+// reported as such rather than as a change of every following line.
+func diffLines(old, new []Line) string {
+	head := 0
+	for head < len(old) && head < len(new) && old[head].Text == new[head].Text {
+		head++
+	}
+	if head == len(old) && head == len(new) {
+		return ""
+	}
+	oe, ne := len(old), len(new)
+	for oe > head && ne > head && old[oe-1].Text == new[ne-1].Text {
+		oe--
+		ne--
+	}
+	switch {
+	case oe == head:
+		return fmt.Sprintf("line %d added: %q", new[head].Num, new[head].Text)
+	case ne == head:
+		return fmt.Sprintf("line removed: %q", old[head].Text)
+	default:
+		return fmt.Sprintf("line %d changed: %q", new[head].Num, new[head].Text)
+	}
+}
+
+// serverNames lists server names in order.
+func serverNames(ss []Server) []string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.Name
+	}
+	return names
+}

@@ -1,0 +1,120 @@
+package haproxy
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const planBase = `global
+    stats socket /tmp/admin.sock level admin
+
+defaults
+    mode http
+
+frontend www
+    bind :8080
+    default_backend gateway
+
+backend gateway
+    balance roundrobin
+    server gw-1 10.0.0.1:8080 weight 10 check
+    server gw-2 10.0.0.2:8080 check
+    server gw-3 10.0.0.3 weight 5 disabled check
+
+backend other
+    server o-1 10.0.1.1:80
+`
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		name    string
+		old     string // replaced in planBase by new
+		new     string
+		reload  string // substring of Reason; "" means no reload
+		updates []ServerUpdate
+	}{
+		{name: "identical"},
+		{name: "comment and blank lines only", old: "    balance roundrobin\n", new: "    # hello\n\n    balance roundrobin # rr\n"},
+		{
+			name: "address change", old: "10.0.0.2:8080", new: "10.0.0.22:9090",
+			updates: []ServerUpdate{{Backend: "gateway", Server: "gw-2", Addr: "10.0.0.22", Port: 9090, Weight: -1, State: "ready", AddrChanged: true}},
+		},
+		{
+			name: "address without port", old: "10.0.0.3 weight", new: "fd00::3: weight",
+			updates: []ServerUpdate{{Backend: "gateway", Server: "gw-3", Addr: "fd00::3", Weight: 5, State: "maint", AddrChanged: true}},
+		},
+		{
+			name: "weight change", old: "weight 10", new: "weight 20",
+			updates: []ServerUpdate{{Backend: "gateway", Server: "gw-1", Addr: "10.0.0.1", Port: 8080, Weight: 20, State: "ready", WeightChanged: true}},
+		},
+		{
+			name: "enable", old: "weight 5 disabled check", new: "weight 5 check",
+			updates: []ServerUpdate{{Backend: "gateway", Server: "gw-3", Addr: "10.0.0.3", Weight: 5, State: "ready", StateChanged: true}},
+		},
+		{
+			name: "disable and move, two backends", old: "gw-2 10.0.0.2:8080 check\n", new: "gw-2 10.0.0.2:8080 disabled check\n",
+			updates: []ServerUpdate{{Backend: "gateway", Server: "gw-2", Addr: "10.0.0.2", Port: 8080, Weight: -1, State: "maint", StateChanged: true}},
+		},
+		{name: "server added", old: "    server gw-3", new: "    server gw-4 10.0.0.4:8080\n    server gw-3", reload: "backend gateway: server gw-4 added"},
+		{name: "server removed", old: "    server gw-2 10.0.0.2:8080 check\n", new: "", reload: "backend gateway: server gw-2 removed"},
+		{name: "server renamed", old: "gw-2 ", new: "gw-9 ", reload: "server gw-9 added"},
+		{name: "servers reordered", old: "    server gw-1 10.0.0.1:8080 weight 10 check\n    server gw-2 10.0.0.2:8080 check\n", new: "    server gw-2 10.0.0.2:8080 check\n    server gw-1 10.0.0.1:8080 weight 10 check\n", reload: "servers reordered"},
+		{name: "server option changed", old: "10.0.0.2:8080 check", new: "10.0.0.2:8080 check inter 2s", reload: "server gw-2: options changed"},
+		{name: "hostname address", old: "10.0.0.2:8080", new: "gw2.consul:8080", reload: "server gw-2: address gw2.consul:8080 is not an IP address"},
+		{name: "port removed", old: "10.0.0.2:8080", new: "10.0.0.9", reload: "port added or removed"},
+		{name: "weight removed", old: "weight 10 ", new: "", reload: "weight added or removed"},
+		{name: "weight too big", old: "weight 10", new: "weight 300", reload: "out of runtime range"},
+		{name: "other line changed", old: "balance roundrobin", new: "balance leastconn", reload: `backend gateway: line 12 changed: "balance leastconn"`},
+		{name: "line added", old: "    mode http\n", new: "    mode http\n    timeout client 1s\n", reload: `defaults: line 6 added: "timeout client 1s"`},
+		{name: "line removed", old: "    bind :8080\n", new: "", reload: `frontend www: line removed: "bind :8080"`},
+		{name: "section added", old: "backend other", new: "backend extra\n    server e 1.1.1.1:80\nbackend other", reload: "backend extra: section added"},
+		{name: "section removed", old: "backend other\n    server o-1 10.0.1.1:80\n", new: "", reload: "backend other: section removed"},
+		{name: "section renamed header", old: "frontend www", new: "frontend www2", reload: "frontend www2: section added"},
+		{name: "header options", old: "defaults\n", new: "defaults  \n", reload: ""},
+		{name: "header changed", old: "backend other", new: "backend other from x", reload: `backend other: header changed`},
+		{name: "sections reordered", old: "defaults\n    mode http\n\nfrontend www\n    bind :8080\n    default_backend gateway\n", new: "frontend www\n    bind :8080\n    default_backend gateway\n\ndefaults\n    mode http\n", reload: "sections reordered"},
+		{name: "peer server lines are plain", old: "backend other", new: "peers p\n    server x 1.1.1.1:1\nbackend other", reload: "peers p: section added"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newText := planBase
+			if tt.old != "" {
+				if !strings.Contains(planBase, tt.old) {
+					t.Fatalf("%q not in base", tt.old)
+				}
+				newText = strings.Replace(planBase, tt.old, tt.new, 1)
+			}
+			oldCfg := mustParse(t, planBase)
+			newCfg := mustParse(t, newText)
+			ch := Plan(oldCfg, newCfg)
+			if tt.reload != "" {
+				if !ch.Reload || !strings.Contains(ch.Reason, tt.reload) || len(ch.Servers) != 0 {
+					t.Fatalf("Plan = %+v, want reload with %q", ch, tt.reload)
+				}
+				return
+			}
+			if ch.Reload {
+				t.Fatalf("unexpected reload: %s", ch.Reason)
+			}
+			if !reflect.DeepEqual(ch.Servers, tt.updates) {
+				t.Errorf("updates = %+v\nwant      %+v", ch.Servers, tt.updates)
+			}
+		})
+	}
+}
+
+func TestPlanNil(t *testing.T) {
+	if ch := Plan(nil, mustParse(t, planBase)); !ch.Reload || ch.Reason == "" {
+		t.Fatalf("Plan(nil, c) = %+v", ch)
+	}
+}
+
+func mustParse(t *testing.T, s string) *Config {
+	t.Helper()
+	c, err := ParseConfig([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

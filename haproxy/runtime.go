@@ -1,0 +1,99 @@
+package haproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrRuntimeRejected marks a runtime API command that HAProxy refused.
+var ErrRuntimeRejected = errors.New("haproxy rejected command")
+
+// Runtime is a client of HAProxy's runtime API (`stats socket PATH level admin`).
+type Runtime struct {
+	// Path is the stats socket's file.
+	Path string
+}
+
+// Command sends one command to the runtime API and returns HAProxy's raw reply.
+func (r *Runtime) Command(ctx context.Context, cmd string) (string, error) {
+	reply, err := exchange(ctx, r.Path, cmd, 0)
+	if err != nil {
+		return reply, fmt.Errorf("runtime api: %w", err)
+	}
+	return reply, nil
+}
+
+// SetServerAddr points backend/server at addr and, when port > 0, at port.
+func (r *Runtime) SetServerAddr(ctx context.Context, backend, server, addr string, port int) error {
+	cmd := fmt.Sprintf("set server %s/%s addr %s", backend, server, addr)
+	if port > 0 {
+		cmd += fmt.Sprintf(" port %d", port)
+	}
+	return r.run(ctx, cmd)
+}
+
+// SetServerState sets backend/server's admin state: "ready", "maint" or "drain".
+func (r *Runtime) SetServerState(ctx context.Context, backend, server, state string) error {
+	switch state {
+	case "ready", "maint", "drain":
+	default:
+		return fmt.Errorf("set server %s/%s state: invalid state %q", backend, server, state)
+	}
+	return r.run(ctx, fmt.Sprintf("set server %s/%s state %s", backend, server, state))
+}
+
+// SetServerWeight sets backend/server's weight (0-256).
+func (r *Runtime) SetServerWeight(ctx context.Context, backend, server string, weight int) error {
+	return r.run(ctx, fmt.Sprintf("set server %s/%s weight %d", backend, server, weight))
+}
+
+// ShowServersState returns the raw `show servers state` output, as used by server-state-file.
+func (r *Runtime) ShowServersState(ctx context.Context) (string, error) {
+	reply, err := r.Command(ctx, "show servers state")
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(reply, "1\n") {
+		return "", fmt.Errorf("show servers state on %s: %w: %s", r.Path, ErrRuntimeRejected, strings.TrimSpace(reply))
+	}
+	return reply, nil
+}
+
+// run sends cmd and turns any reply that is not a known success into an error.
+func (r *Runtime) run(ctx context.Context, cmd string) error {
+	reply, err := r.Command(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if !RuntimeReplyOK(reply) {
+		return fmt.Errorf("%s on %s: %w: %s", cmd, r.Path, ErrRuntimeRejected, strings.TrimSpace(reply))
+	}
+	return nil
+}
+
+// RuntimeReplyOK reports whether a reply to a set command means success:
+// empty, or one of HAProxy's "IP changed from..." style notices.
+func RuntimeReplyOK(reply string) bool {
+	reply = strings.TrimSpace(reply)
+	if reply == "" {
+		return true
+	}
+	if strings.Contains(reply, "\n") {
+		return false
+	}
+	// The notices of `set server ... addr` (2.6 and 3.0 spellings).
+	for _, p := range [...]string{
+		"IP changed from",
+		"port changed from",
+		"no need to change the addr",
+		"no need to change the port",
+		"nothing changed",
+	} {
+		if strings.HasPrefix(reply, p) {
+			return true
+		}
+	}
+	return false
+}
