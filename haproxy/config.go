@@ -92,6 +92,11 @@ func ParseConfig(b []byte) (*Config, error) {
 				return nil, fmt.Errorf("line %d: %s %s: %w", num, cur.Kind, cur.Name, err)
 			}
 			srv.Line = num
+			for _, prev := range cur.Servers {
+				if prev.Name == srv.Name {
+					return nil, fmt.Errorf("line %d: %s %s: server %s already defined at line %d", num, cur.Kind, cur.Name, srv.Name, prev.Line)
+				}
+			}
 			cur.Servers = append(cur.Servers, srv)
 		}
 	}

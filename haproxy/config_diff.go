@@ -109,9 +109,6 @@ func planSection(old, new *Section) ([]ServerUpdate, string) {
 	if !slices.Equal(oldNames, newNames) {
 		return nil, "servers reordered"
 	}
-	if len(newNames) != len(slices.Compact(slices.Sorted(slices.Values(newNames)))) {
-		return nil, "duplicate server name"
-	}
 	var ups []ServerUpdate
 	for i := range new.Servers {
 		up, changed, reason := planServer(new.Name, old.Servers[i], new.Servers[i])

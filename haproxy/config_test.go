@@ -68,6 +68,7 @@ func TestParseConfigErrors(t *testing.T) {
 		name, in, err string
 	}{
 		{"outside section", "# c\n  maxconn 10\nglobal\n", "line 2: \"maxconn\" outside any section"},
+		{"duplicate server", "backend be\n  server s 1.1.1.1\n  server s 1.1.1.2\n", "line 3: backend be: server s already defined at line 2"},
 		{"server without address", "backend be\n  server s1\n", "line 2: backend be: server line needs a name and an address"},
 	}
 	for _, tt := range tests {

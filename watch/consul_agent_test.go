@@ -29,6 +29,11 @@ type consulAgent struct {
 	Client *api.Client
 	// Node is the agent's node name.
 	Node string
+
+	bin   string
+	ports []int
+	out   *lockedBuffer
+	stop  func() // stops the running process and waits for it
 }
 
 // consulBinary finds the consul binary: $CONSUL_BIN, then bin/consul at the
@@ -115,13 +120,45 @@ func (b *lockedBuffer) String() string {
 // catalog, and stops it with SIGTERM when the test ends.
 func startConsulAgent(t testing.TB) *consulAgent {
 	t.Helper()
-	bin := consulBinary(t)
 	const node = "e2e"
-	p := freePorts(t, 5)
-	addr := "127.0.0.1:" + strconv.Itoa(p[0])
-	out := &lockedBuffer{}
-	cmd := exec.Command(bin, "agent", "-dev",
-		"-node", node,
+	a := &consulAgent{Node: node, bin: consulBinary(t), ports: freePorts(t, 5), out: &lockedBuffer{}}
+	a.Addr = "127.0.0.1:" + strconv.Itoa(a.ports[0])
+	t.Cleanup(func() {
+		if a.stop != nil {
+			a.stop()
+		}
+		if t.Failed() {
+			t.Logf("consul output:\n%s", a.out)
+		}
+	})
+
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	client, err := api.NewClient(&api.Config{Address: a.Addr, HttpClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Client = client
+	a.launch(t)
+	return a
+}
+
+// Restart stops the agent with SIGTERM and starts a new one on the same
+// ports with a fresh data dir: a dev agent keeps no state, so the new one
+// has an empty catalog apart from its own node.
+func (a *consulAgent) Restart(t testing.TB) {
+	t.Helper()
+	a.stop()
+	a.stop = nil
+	a.launch(t)
+}
+
+// launch starts the process on a's ports and waits until it is ready.
+func (a *consulAgent) launch(t testing.TB) {
+	t.Helper()
+	p := a.ports
+	cmd := exec.Command(a.bin, "agent", "-dev",
+		"-node", a.Node,
 		"-bind", "127.0.0.1", "-client", "127.0.0.1",
 		"-data-dir", t.TempDir(),
 		"-http-port", strconv.Itoa(p[0]),
@@ -130,13 +167,13 @@ func startConsulAgent(t testing.TB) *consulAgent {
 		"-serf-lan-port", strconv.Itoa(p[2]),
 		"-serf-wan-port", strconv.Itoa(p[3]),
 	)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = a.out, a.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start consul: %v", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	a.stop = func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited: // exit status 1 after SIGTERM is normal for consul
@@ -144,29 +181,19 @@ func startConsulAgent(t testing.TB) *consulAgent {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
-			t.Logf("consul output:\n%s", out)
-		}
-	})
-
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	client, err := api.NewClient(&api.Config{Address: addr, HttpClient: &http.Client{Transport: tr}})
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ready := func() error {
-		leader, err := client.Status().Leader()
+		leader, err := a.Client.Status().Leader()
 		if err != nil {
 			return err
 		}
 		if leader == "" {
 			return errors.New("no leader yet")
 		}
-		n, _, err := client.Catalog().Node(node, nil)
+		n, _, err := a.Client.Catalog().Node(a.Node, nil)
 		if err != nil {
 			return err
 		}
@@ -178,17 +205,17 @@ func startConsulAgent(t testing.TB) *consulAgent {
 	for {
 		err := ready()
 		if err == nil {
-			break
+			return
 		}
 		select {
 		case e := <-exited:
-			t.Fatalf("consul exited early: %v\n%s", e, out)
+			a.stop = nil // nothing left to stop
+			t.Fatalf("consul exited early: %v\n%s", e, a.out)
 		case <-ctx.Done():
-			t.Fatalf("consul not ready: %v\n%s", err, out)
+			t.Fatalf("consul not ready: %v\n%s", err, a.out)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return &consulAgent{Addr: addr, Client: client, Node: node}
 }
 
 // eventually retries f until it returns nil or 20s pass.

@@ -29,8 +29,16 @@ type Options struct {
 	// consecutive failure up to MaxBackoff and resets after a success.
 	// Retries never stop. Defaults 250ms and 30s.
 	Backoff, MaxBackoff time.Duration
-	// Logger receives Warn on every retry and Debug on every update. Nil
-	// discards.
+	// HoldEmpty is how long a suspect list answer is held back: one with
+	// fewer items than the data delivered that is empty, comes without a
+	// known leader, or comes right after a failed request or an index
+	// reset (an agent restart or a leader election). A later answer that
+	// is not suspect replaces it; if suspect answers keep coming for
+	// HoldEmpty, the latest is delivered. Default 5s; negative disables
+	// the rule. See hold.go.
+	HoldEmpty time.Duration
+	// Logger receives Warn on every retry and held answer, and Debug on
+	// every update. Nil discards.
 	Logger *slog.Logger
 	// Observe, if set, is called once per HTTP request to Consul with an
 	// endpoint name such as "health/service" and the request's error.
@@ -52,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff < o.Backoff {
 		o.MaxBackoff = o.Backoff
+	}
+	if o.HoldEmpty == 0 {
+		o.HoldEmpty = defaultHoldEmpty
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -207,6 +218,8 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 		last       any
 		received   bool
 		attempt    int
+		hold       = holdState{hold: o.HoldEmpty}
+		recovering bool // after a failure or an index reset: see hold.go
 		allowStale = o.MaxStale > 0
 		start      time.Time
 		now        = true // skip the rate limit: first query, or a stale re-ask
@@ -222,7 +235,13 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 		now = false
 		start = time.Now()
 
-		q := &api.QueryOptions{WaitIndex: index, WaitTime: o.WaitTime, AllowStale: allowStale}
+		wait := o.WaitTime
+		if hold.holding() {
+			// Wake up when the hold ends even if nothing changes. Consul
+			// waits 5 minutes when no wait is given, so never ask for 0.
+			wait = min(wait, max(hold.remaining(start), time.Millisecond))
+		}
+		q := &api.QueryOptions{WaitIndex: index, WaitTime: wait, AllowStale: allowStale}
 		data, meta, err := p.dep.Fetch(fetchCtx, w.client, q)
 		if ctx.Err() != nil {
 			return
@@ -231,6 +250,7 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			err = errors.New("no query metadata in answer")
 		}
 		if err != nil {
+			recovering = true
 			attempt++
 			delay := retry.delay(attempt)
 			log.Warn("consul query failed, retrying",
@@ -255,12 +275,25 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			log.Debug("index went backwards, resetting",
 				"index", meta.LastIndex, "previous_index", index)
 			index = 0
+			recovering = true
 			continue
-		case meta.LastIndex != 0 && meta.LastIndex == index:
+		case meta.LastIndex != 0 && meta.LastIndex == index && !hold.holding():
 			continue
 		default:
 			index = meta.LastIndex
 		}
+
+		prevLen, newLen := -1, listLen(data)
+		if received {
+			prevLen = listLen(last)
+		}
+		verdict, heldFor := hold.decide(time.Now(), prevLen, newLen, recovering, meta.KnownLeader)
+		logHold(log, verdict, heldFor, prevLen, newLen, o.HoldEmpty,
+			suspectReason(prevLen, newLen, recovering, meta.KnownLeader))
+		if !verdict.deliver() {
+			continue
+		}
+		recovering = false
 
 		if received && reflect.DeepEqual(data, last) {
 			continue
@@ -269,7 +302,29 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			continue
 		}
 		last, received = data, true
-		log.Debug("dependency updated", "index", index)
+		if newLen >= 0 {
+			log.Debug("dependency updated", "index", index, "items", newLen)
+		} else {
+			log.Debug("dependency updated", "index", index)
+		}
 		w.store(key, p, data)
+	}
+}
+
+// logHold logs what the hold rule did with an answer.
+func logHold(log *slog.Logger, v holdVerdict, heldFor time.Duration, before, now int, hold time.Duration, reason string) {
+	switch v {
+	case startHold:
+		log.Warn("answer shrank while consul may be restarting, holding it back",
+			"items_before", before, "items_now", now, "hold", hold, "reason", reason)
+	case keepHolding:
+		log.Debug("still holding a suspect answer",
+			"items_before", before, "items_now", now, "held_for", heldFor, "reason", reason)
+	case replaceHeld:
+		log.Info("held answer dropped, a newer answer is not suspect",
+			"items_before", before, "items_now", now, "held_for", heldFor)
+	case releaseHeld:
+		log.Info("held answer delivered after the hold",
+			"items_before", before, "items_now", now, "held_for", heldFor)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -194,11 +195,13 @@ func (h *haproxyState) ensureStarted(ctx context.Context) error {
 		args = append(args, "-p", h.cfg.PIDFile)
 	}
 	cmd := exec.Command(h.cfg.Binary, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	out := &lineLogger{log: h.log.With("haproxy_pid", "")}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start haproxy: %w", err)
 	}
 	h.proc = cmd
+	out.log = h.log.With("haproxy_master", cmd.Process.Pid)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if _, err := os.Stat(h.cfg.MasterSocket); err == nil {
@@ -229,5 +232,23 @@ func (h *haproxyState) shutdown() {
 	case <-time.After(5 * time.Second):
 		h.proc.Process.Signal(syscall.SIGTERM)
 		<-done
+	}
+}
+
+// lineLogger logs what HAProxy prints, a line at a time, at debug level.
+type lineLogger struct {
+	log *slog.Logger
+	buf []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.log.Debug("haproxy says", "line", string(l.buf[:i]))
+		l.buf = l.buf[i+1:]
 	}
 }

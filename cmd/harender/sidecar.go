@@ -23,6 +23,7 @@ type sidecar struct {
 	applied  bool      // the first apply has succeeded
 	changeAt time.Time // first Consul change not yet applied
 	lastErr  string    // last render error logged, to log each once
+	editErr  error     // a template edited on disk that does not parse
 }
 
 func newSidecar(cfg Config, jobs []*job, w *watch.Watcher, m *metrics, log *slog.Logger) *sidecar {
@@ -51,7 +52,9 @@ func (s *sidecar) render(ctx context.Context, reason string) {
 		s.m.templateErrors.Set(1)
 		return
 	}
-	s.m.templateErrors.Set(0)
+	if s.editErr == nil {
+		s.m.templateErrors.Set(0)
+	}
 	if len(p.missing) > 0 {
 		s.log.Debug("waiting for data", "missing", len(p.missing), "reason", reason)
 		return
@@ -124,6 +127,7 @@ func (s *sidecar) apply(ctx context.Context, outputs [][]byte, reason string) (b
 // edit keeps the template as it was.
 func (s *sidecar) reparse(path string) {
 	jobs, err := parseTemplates(s.cfg)
+	s.editErr = err
 	if err != nil {
 		s.fail(fmt.Sprintf("template %s edited; the edit does not parse, keeping the last good template", path), err)
 		s.m.templateErrors.Set(1)
@@ -139,7 +143,7 @@ func (s *sidecar) reconfigure(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	s.cfg, s.jobs = cfg, jobs
+	s.cfg, s.jobs, s.editErr = cfg, jobs, nil
 	s.hap.cfg = cfg.HAProxy
 	return nil
 }

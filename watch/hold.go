@@ -1,0 +1,116 @@
+package watch
+
+import (
+	"reflect"
+	"time"
+)
+
+// The hold rule keeps a Consul agent restart or a leader election from
+// emptying templates (consul-template issues #1713 and #1131: right after
+// a restart, health/service briefly answered [] and HAProxy lost every
+// backend). A list answer that has fewer items than the data delivered for
+// its dependency is suspect when it is empty, when Consul reports no known
+// leader, or when it comes in the recovery window: after a failed request
+// or an index that went backwards, until one answer that is not suspect.
+// A suspect answer is held back; a later answer that is not suspect
+// replaces it, and if suspect answers keep coming for the whole hold time
+// the latest one is delivered, so that a real outage still shows.
+
+// defaultHoldEmpty is Options.HoldEmpty when it is left at 0.
+const defaultHoldEmpty = 5 * time.Second
+
+// Why an answer is suspect.
+const (
+	suspectEmpty      = "empty"
+	suspectRecovering = "recovering"
+	suspectNoLeader   = "no_leader"
+)
+
+// suspectReason says why an answer of newLen items is suspect when prevLen
+// items are delivered, or "" when it is not. A negative length means "not
+// a list": such answers are never suspect.
+func suspectReason(prevLen, newLen int, recovering, knownLeader bool) string {
+	switch {
+	case prevLen < 0 || newLen < 0 || newLen >= prevLen:
+		return ""
+	case newLen == 0:
+		return suspectEmpty
+	case recovering:
+		return suspectRecovering
+	case !knownLeader:
+		return suspectNoLeader
+	}
+	return ""
+}
+
+// holdVerdict is what to do with one answer.
+type holdVerdict int
+
+const (
+	deliverAnswer holdVerdict = iota // not suspect, nothing held: deliver
+	replaceHeld                      // not suspect: deliver, drop the held one
+	startHold                        // suspect: hold it back, the hold begins
+	keepHolding                      // suspect: hold it back instead of the last one
+	releaseHeld                      // suspect for the whole hold time: deliver
+)
+
+// deliver reports whether the answer goes to the templates (unless its
+// content is unchanged).
+func (v holdVerdict) deliver() bool {
+	return v == deliverAnswer || v == replaceHeld || v == releaseHeld
+}
+
+// holdState is the hold rule for one dependency. It is pure: the poller
+// feeds it every answer and the time.
+type holdState struct {
+	hold  time.Duration // how long to hold at most; <= 0 disables the rule
+	since time.Time     // when the first held answer came; zero if none held
+}
+
+// holding reports whether an answer is held back.
+func (h *holdState) holding() bool {
+	return !h.since.IsZero()
+}
+
+// remaining is how long the current hold still runs at now; zero when
+// nothing is held or the hold is over.
+func (h *holdState) remaining(now time.Time) time.Duration {
+	if !h.holding() {
+		return 0
+	}
+	return max(h.hold-now.Sub(h.since), 0)
+}
+
+// decide judges an answer of newLen items that came at now, with prevLen
+// items delivered (negative lengths: not a list), recovering telling
+// whether the answer is in the recovery window and knownLeader what Consul
+// said of its leader. heldFor is how long an answer had been held when the
+// verdict ends a hold.
+func (h *holdState) decide(now time.Time, prevLen, newLen int, recovering, knownLeader bool) (v holdVerdict, heldFor time.Duration) {
+	suspect := h.hold > 0 && suspectReason(prevLen, newLen, recovering, knownLeader) != ""
+	switch {
+	case !suspect && !h.holding():
+		return deliverAnswer, 0
+	case !suspect:
+		heldFor, h.since = now.Sub(h.since), time.Time{}
+		return replaceHeld, heldFor
+	case !h.holding():
+		h.since = now
+		return startHold, 0
+	case now.Sub(h.since) >= h.hold:
+		heldFor, h.since = now.Sub(h.since), time.Time{}
+		return releaseHeld, heldFor
+	default:
+		return keepHolding, now.Sub(h.since)
+	}
+}
+
+// listLen is the number of items of a list answer ([]*HealthService,
+// []string, ...), or -1 when data is not a list.
+func listLen(data any) int {
+	v := reflect.ValueOf(data)
+	if v.Kind() != reflect.Slice {
+		return -1
+	}
+	return v.Len()
+}
