@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Proc is one process row of the master CLI's `show proc`.
@@ -32,17 +34,35 @@ type Procs struct {
 	Programs   []Proc // processes of `program` sections
 }
 
-// ShowProc runs `show proc` on the master CLI and parses it.
+// ShowProc runs `show proc` on the master CLI and parses it. Being read-only,
+// it is retried within m.Retry when the connection is reset or answered with
+// nothing, which happens while HAProxy is starting or re-executing.
 func (m *Master) ShowProc(ctx context.Context) (Procs, error) {
-	reply, err := m.Command(ctx, "show proc")
-	if err != nil {
-		return Procs{}, err
+	retry := m.Retry
+	if retry <= 0 {
+		retry = defaultMasterRetry
 	}
-	p, err := ParseShowProc(reply)
-	if err != nil {
-		return Procs{}, fmt.Errorf("show proc on %s: %w", m.Path, err)
+	start := time.Now()
+	backoff := 5 * time.Millisecond
+	for {
+		reply, err := m.Command(ctx, "show proc")
+		transient := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+			(err == nil && strings.TrimSpace(reply) == "")
+		if !transient || ctx.Err() != nil || time.Since(start)+backoff > retry {
+			if err != nil {
+				return Procs{}, err
+			}
+			p, err := ParseShowProc(reply)
+			if err != nil {
+				return Procs{}, fmt.Errorf("show proc on %s: %w", m.Path, err)
+			}
+			return p, nil
+		}
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return Procs{}, fmt.Errorf("show proc on %s: %w", m.Path, err)
+		}
+		backoff = min(backoff*2, 50*time.Millisecond)
 	}
-	return p, nil
 }
 
 // ParseShowProc parses the table printed by the master CLI's `show proc`.

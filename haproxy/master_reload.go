@@ -84,12 +84,8 @@ func (m *Master) awaitReload(ctx context.Context, before Procs) (Procs, error) {
 		} else {
 			lastErr = fmt.Errorf("reload counter still %d", after.Master.Reloads)
 		}
-		t := time.NewTimer(reloadPollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Procs{}, fmt.Errorf("%w on %s: %w (last: %w)", ErrReloadUnconfirmed, m.Path, ctx.Err(), lastErr)
-		case <-t.C:
+		if err := sleepCtx(ctx, reloadPollInterval); err != nil {
+			return Procs{}, fmt.Errorf("%w on %s: %w (last: %w)", ErrReloadUnconfirmed, m.Path, err, lastErr)
 		}
 	}
 }

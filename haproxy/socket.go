@@ -66,12 +66,8 @@ func dialRetry(ctx context.Context, path string, retry time.Duration) (*net.Unix
 		if !transient || ctx.Err() != nil || time.Since(start)+backoff > retry {
 			return nil, fmt.Errorf("dial %s (attempt %d): %w: %w", path, attempt, ErrSocket, ctxErr(ctx, err))
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("dial %s (attempt %d): %w: %w", path, attempt, ErrSocket, ctx.Err())
-		case <-t.C:
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return nil, fmt.Errorf("dial %s (attempt %d): %w: %w", path, attempt, ErrSocket, err)
 		}
 		backoff = min(backoff*2, 50*time.Millisecond)
 	}
@@ -86,4 +82,16 @@ func ctxErr(ctx context.Context, err error) error {
 		return fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
 	return err
+}
+
+// sleepCtx waits for d, or returns ctx's error if ctx is done first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -102,4 +102,3 @@ func (c *Consul) WaitPassing(t testing.TB, service string, n int) {
 	}
 	t.Fatalf("service %s: %d passing instances, want %d", service, got, n)
 }
-
