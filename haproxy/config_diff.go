@@ -15,8 +15,8 @@ type Change struct {
 
 // ServerUpdate is a runtime change to one existing server; it carries the new values.
 type ServerUpdate struct {
-	Backend string
-	Server  string
+	Backend string // backend (or listen) section name
+	Server  string // server name
 	Addr    string // new address (an IP literal)
 	Port    int    // new port; 0 when the server line has none
 	Weight  int    // new weight; -1 when the server line has none

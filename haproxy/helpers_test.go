@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +42,11 @@ func binaryCandidates() []string {
 	return []string{"haproxy", "/usr/sbin/haproxy", "../bin/haproxy-3.0"}
 }
 
-var versionRE = regexp.MustCompile(`(?m)^HA-?Proxy version ((\d+)\.(\d+)\S*)`)
-
 // forEachBinary runs f once per available HAProxy binary, as a subtest named
 // after its version. A missing binary skips, or fails under CI=true.
 func forEachBinary(t *testing.T, f func(t *testing.T, bin haproxyBin)) {
 	t.Helper()
+	versionRE := regexp.MustCompile(`(?m)^HA-?Proxy version ((\d+)\.(\d+)\S*)`)
 	seen := map[string]bool{}
 	for _, cand := range binaryCandidates() {
 		path, err := exec.LookPath(cand)
@@ -72,7 +72,9 @@ func forEachBinary(t *testing.T, f func(t *testing.T, bin haproxyBin)) {
 		if err != nil || m == nil {
 			t.Fatalf("%s -v: %v\n%s", path, err, out)
 		}
-		bin := haproxyBin{Path: path, Version: m[1], Major: atoi(m[2]), Minor: atoi(m[3])}
+		major, _ := strconv.Atoi(m[2])
+		minor, _ := strconv.Atoi(m[3])
+		bin := haproxyBin{Path: path, Version: m[1], Major: major, Minor: minor}
 		t.Run(m[2]+"."+m[3], func(t *testing.T) { f(t, bin) })
 	}
 	if len(seen) == 0 {
@@ -81,12 +83,4 @@ func forEachBinary(t *testing.T, f func(t *testing.T, bin haproxyBin)) {
 		}
 		t.Skip("no haproxy binary found; set HAPROXY_BIN or HAPROXY_BINS")
 	}
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
 }

@@ -3,6 +3,8 @@ package watch
 import (
 	"reflect"
 	"time"
+
+	"github.com/hashicorp/consul/api"
 )
 
 // The hold rule keeps a Consul agent restart or a leader election from
@@ -103,6 +105,14 @@ func (h *holdState) decide(now time.Time, prevLen, newLen int, recovering, known
 	default:
 		return keepHolding, now.Sub(h.since)
 	}
+}
+
+// leaderKnown is what an answer says of the leader. Answers from the
+// streaming backend (the default for health/service since Consul 1.10)
+// always carry X-Consul-KnownLeader: false (hashicorp/consul#9776), so for
+// them the header means nothing and the leader is taken as known.
+func leaderKnown(meta *api.QueryMeta) bool {
+	return meta.KnownLeader || meta.QueryBackend == api.QueryBackendStreaming
 }
 
 // listLen is the number of items of a list answer ([]*HealthService,

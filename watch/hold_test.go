@@ -144,6 +144,22 @@ func TestListLen(t *testing.T) {
 	}
 }
 
+func TestLeaderKnown(t *testing.T) {
+	for _, tc := range []struct {
+		meta api.QueryMeta
+		want bool
+	}{
+		{api.QueryMeta{KnownLeader: true}, true},
+		{api.QueryMeta{}, false},
+		{api.QueryMeta{QueryBackend: api.QueryBackendBlockingQuery}, false},
+		{api.QueryMeta{QueryBackend: api.QueryBackendStreaming}, true}, // consul#9776
+	} {
+		if got := leaderKnown(&tc.meta); got != tc.want {
+			t.Errorf("leaderKnown(%+v) = %v, want %v", tc.meta, got, tc.want)
+		}
+	}
+}
+
 // writeWeb answers health/service/web with one passing instance per port.
 func writeWeb(w http.ResponseWriter, index uint64, knownLeader bool, ports ...int) {
 	var entries []string
@@ -154,6 +170,9 @@ func writeWeb(w http.ResponseWriter, index uint64, knownLeader bool, ports ...in
 	}
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(index, 10))
 	w.Header().Set("X-Consul-KnownLeader", strconv.FormatBool(knownLeader))
+	// Without LastContact the api package stops parsing the headers
+	// before it reaches KnownLeader.
+	w.Header().Set("X-Consul-LastContact", "0")
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, "[%s]", strings.Join(entries, ","))
 }
@@ -206,7 +225,7 @@ func (h *harness) waitPorts(d Dependency, want string) {
 		select {
 		case <-h.w.Updates():
 		case <-deadline:
-			h.t.Fatalf("%s: waited for ports %s, have %s (%v)", d, want, ports(got), ok)
+			h.t.Fatalf("%s: waited for ports %s, have %s (%v)\n%s", d, want, ports(got), ok, h.logs)
 		}
 	}
 }
@@ -355,6 +374,7 @@ func TestHoldNormalShrinkDeliveredAtOnce(t *testing.T) {
 	mu.Lock()
 	took := time.Since(shrunkAt)
 	mu.Unlock()
+	t.Logf("%s", h.logs)
 	if took > time.Second { // a hold would take the default 5s
 		t.Errorf("shrink delivered after %v", took)
 	}

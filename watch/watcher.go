@@ -287,9 +287,10 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 		if received {
 			prevLen = listLen(last)
 		}
-		verdict, heldFor := hold.decide(time.Now(), prevLen, newLen, recovering, meta.KnownLeader)
+		leader := leaderKnown(meta)
+		verdict, heldFor := hold.decide(time.Now(), prevLen, newLen, recovering, leader)
 		logHold(log, verdict, heldFor, prevLen, newLen, o.HoldEmpty,
-			suspectReason(prevLen, newLen, recovering, meta.KnownLeader))
+			suspectReason(prevLen, newLen, recovering, leader))
 		if !verdict.deliver() {
 			continue
 		}

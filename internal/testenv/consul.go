@@ -29,6 +29,15 @@ type Consul struct {
 // leader. It is stopped when the test ends.
 func StartConsul(t testing.TB) *Consul {
 	t.Helper()
+	c := NewConsul(t)
+	c.Start(t)
+	return c
+}
+
+// NewConsul picks the ports of a dev agent without starting it, so a test
+// can point harender at a Consul that is not there yet.
+func NewConsul(t testing.TB) *Consul {
+	t.Helper()
 	bin := Require(t, "consul", os.Getenv("CONSUL_BIN"), filepath.Join(RepoBin(), "consul"), "consul")
 	httpPort := FreePort(t)
 	c := &Consul{Addr: fmt.Sprintf("127.0.0.1:%d", httpPort), bin: bin}
@@ -43,7 +52,6 @@ func StartConsul(t testing.TB) *Consul {
 		t.Fatal(err)
 	}
 	c.Client = cl
-	c.Start(t)
 	t.Cleanup(func() { c.Stop() })
 	return c
 }

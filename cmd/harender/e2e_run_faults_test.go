@@ -1,0 +1,183 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"go.uber.org/goleak"
+
+	"github.com/harender/harender/haproxy"
+	"github.com/harender/harender/internal/testenv"
+)
+
+// TestRunReloadStormIsBounded fires 200 changes that each need a reload
+// within 2s; min_reload_interval (1s) merges them into a handful.
+func TestRunReloadStormIsBounded(t *testing.T) {
+	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+		consul := testenv.StartConsul(t)
+		testenv.StartGateway(t, consul, "gateway", "gw-1")
+		consul.WaitPassing(t, "gateway", 1)
+		kv := consul.Client.KV()
+		kv.Put(&api.KVPair{Key: "storm", Value: []byte("0")}, nil)
+		// A header in the backend: each value is a change only a reload applies.
+		s, _ := runSetup(t, consul.Addr, bin, "    http-response set-header X-Storm {{ key \"storm\" }}\n")
+		r := startRun(t, s.config)
+		r.waitHealthy(t)
+
+		start := time.Now()
+		for i := 1; i <= 200; i++ {
+			if _, err := kv.Put(&api.KVPair{Key: "storm", Value: []byte(fmt.Sprint(i))}, nil); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond)))
+		}
+		t.Logf("200 changes in %s", time.Since(start).Round(time.Millisecond))
+		var reloads float64
+		var procs haproxy.Procs
+		waitFor(t, r, "the last change to be reloaded", func() bool {
+			var err error
+			procs, err = (&haproxy.Master{Path: s.master}).ShowProc(t.Context())
+			reloads = r.metric(t, `harender_haproxy_reloads_total{result="ok"}`)
+			return err == nil && stormHeader(s.bind) == "200" && float64(procs.Master.Reloads) == reloads
+		})
+		t.Logf("%s: %.0f reloads for 200 changes (show proc: %d)", testenv.HAProxyVersion(bin), reloads, procs.Master.Reloads)
+		// 2s of changes at one reload per second, plus the first and the
+		// last: no more than 4.
+		if reloads < 1 || reloads > 4 {
+			t.Errorf("reloads = %.0f, want 1 to 4", reloads)
+		}
+	})
+}
+
+// stormHeader is the X-Storm header HAProxy adds now.
+func stormHeader(bind string) string {
+	resp, err := http.Get("http://" + bind + "/")
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Storm")
+}
+
+func (r *sidecarRun) healthy() bool {
+	resp, err := http.Get("http://" + r.listen + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// TestRunCommandOncePerChange checks a plain template's command: once per
+// change of its output, never when unchanged, failures logged and counted.
+func TestRunCommandOncePerChange(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	kv := consul.Client.KV()
+	kv.Put(&api.KVPair{Key: "app/color", Value: []byte("blue")}, nil)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	cfg := writeFile(t, filepath.Join(dir, "h.hcl"), fmt.Sprintf(`
+consul {
+  address = %q
+}
+template {
+  contents    = "color={{ key \"app/color\" }}\n"
+  destination = "app.conf"
+  command     = ["/bin/sh", "-c", "echo ran >> %s; [ \"$(cat %s)\" != color=red ] || { echo red is refused >&2; exit 3; }"]
+}
+`, consul.Addr, runs, filepath.Join(dir, "app.conf")))
+	r := startRun(t, cfg)
+	r.waitHealthy(t)
+	count := func() int { b, _ := os.ReadFile(runs); return strings.Count(string(b), "ran") }
+	if n := count(); n != 1 {
+		t.Fatalf("after the first render the command ran %d times, want 1", n)
+	}
+	kv.Put(&api.KVPair{Key: "app/color", Value: []byte("green")}, nil)
+	waitFor(t, r, "the command to run again", func() bool { return count() == 2 })
+	// Same value, new index: the output is unchanged, so no run.
+	kv.Put(&api.KVPair{Key: "app/color", Value: []byte("green")}, nil)
+	kv.Put(&api.KVPair{Key: "other", Value: []byte("x")}, nil)
+	time.Sleep(time.Second)
+	if n := count(); n != 2 {
+		t.Errorf("the command ran %d times, want 2: it ran for an unchanged output", n)
+	}
+	kv.Put(&api.KVPair{Key: "app/color", Value: []byte("red")}, nil)
+	waitFor(t, r, "the failing command to be logged", func() bool {
+		return strings.Contains(r.Logs(), "exit_code=3") && strings.Contains(r.Logs(), "red is refused")
+	})
+	if v := r.metric(t, `harender_commands_total{result="failed"}`); v != 1 {
+		t.Errorf("failed commands metric = %v, want 1", v)
+	}
+}
+
+// TestRunConsulDownThenUp starts the sidecar before Consul exists: it must
+// keep running, report unhealthy, retry, and apply once Consul is there;
+// and on shutdown leave no goroutine behind.
+func TestRunConsulDownThenUp(t *testing.T) {
+	bin := testenv.Require(t, "haproxy", testenv.HAProxyBins()[0])
+	consul := testenv.NewConsul(t)
+	s, _ := runSetup(t, consul.Addr, bin, "")
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		// Idle keep-alive connections of HTTP clients close on their own timer.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+	r := startRun(t, s.config)
+	time.Sleep(1500 * time.Millisecond)
+	if r.healthy() {
+		t.Fatal("/healthz is 200 with no Consul")
+	}
+	if !strings.Contains(r.Logs(), "attempt=") {
+		t.Errorf("no retry logged:\n%s", r.Logs())
+	}
+	if _, err := os.Stat(s.haproxyCfg); !os.IsNotExist(err) {
+		t.Fatal("a config was written with no data from Consul")
+	}
+	consul.Start(t)
+	testenv.StartGateway(t, consul, "gateway", "gw-1")
+	r.waitHealthy(t)
+	waitAnswers(t, "http://"+s.bind+"/", 1)
+	if code := r.stop(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestRunMasterSocketGone restarts HAProxy by hand under the sidecar: the
+// reload that falls in between is retried until the socket is back, and
+// the current file is then reloaded.
+func TestRunMasterSocketGone(t *testing.T) {
+	bin := testenv.Require(t, "haproxy", testenv.HAProxyBins()[0])
+	consul := testenv.StartConsul(t)
+	testenv.StartGateway(t, consul, "gateway", "gw-1")
+	consul.WaitPassing(t, "gateway", 1)
+	s, _ := runSetup(t, consul.Addr, bin, "")
+	// HAProxy is run by the test here, not by harender.
+	text, _ := os.ReadFile(s.config)
+	writeFile(t, s.config, strings.Replace(string(text), "start               = true", "start               = false", 1))
+	code, _, stderr := harender(t, "render", "--config", s.config)
+	if code != exitOK {
+		t.Fatalf("render: %d %s", code, stderr)
+	}
+	hap := testenv.StartHAProxy(t, bin, s.haproxyCfg)
+	r := startRun(t, s.config)
+	r.waitHealthy(t)
+
+	hap.Stop()
+	os.Remove(s.master)
+	testenv.StartGateway(t, consul, "gateway", "gw-2")
+	waitFor(t, r, "the failed reload to be logged", func() bool {
+		return strings.Contains(r.Logs(), "reload failed") && strings.Contains(r.Logs(), s.master)
+	})
+	testenv.StartHAProxy(t, bin, s.haproxyCfg)
+	waitFor(t, r, "the reload to go through once the socket is back", func() bool {
+		return r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) >= 1 && r.healthy()
+	})
+	waitAnswers(t, "http://"+s.bind+"/", 2)
+}
