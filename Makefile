@@ -15,7 +15,7 @@ export HAPROXY_BIN := $(HAPROXY26)
 # Packages that run goroutines get the race detector.
 RACE_PKGS := ./watch/ ./haproxy/ ./cmd/harender/
 
-.PHONY: all build test test-unit test-race deps deps-apt demo bench lint clean
+.PHONY: all build test test-unit test-race deps deps-apt demo demo-failover bench lint clean
 
 all: build
 
@@ -51,6 +51,9 @@ test-unit:
 
 demo: deps build
 	scripts/demo.sh
+
+demo-failover: deps build
+	DEMO_EXIT=1 scripts/demo.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/

@@ -487,6 +487,7 @@ func TestHoldAgentRestart(t *testing.T) {
 	w := New(a.Client, Options{
 		HoldEmpty: 5 * time.Second, WaitTime: 10 * time.Second,
 		Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Observe: func(e string, err error) { t.Logf("%s observe %s %v", time.Now().Format("05.000"), e, err) },
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	t.Cleanup(w.Stop)
@@ -495,7 +496,9 @@ func TestHoldAgentRestart(t *testing.T) {
 	h.w = w
 	h.waitPorts(q, "[8001 8002 8003]")
 
+	t.Logf("%s restart", time.Now().Format("05.000"))
 	a.Restart(t)
+	t.Logf("%s restarted", time.Now().Format("05.000"))
 	// Give the watcher up to 1s to see the empty catalog, then register.
 	deadline := time.Now().Add(time.Second)
 	for len(logged(h.logLines(), msgHolding)) == 0 && time.Now().Before(deadline) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -106,7 +107,8 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 	if err := reload(ctx, cfg); err != nil {
 		return err
 	}
-	log.Info("reloaded", "reason", "render --reload", "config", cfg.HAProxy.Config, "hash", res.hash)
+	running, _ := os.ReadFile(cfg.HAProxy.Config)
+	log.Info("reloaded", "reason", "render --reload", "config", cfg.HAProxy.Config, "hash", shortHash(running))
 	return nil
 }
 

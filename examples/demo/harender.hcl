@@ -25,6 +25,8 @@ haproxy {
   master_socket       = "run/master.sock"
   runtime_socket      = "run/admin.sock"
   server_state_file   = "run/server-state"
+  start               = true
+  pid_file            = "run/haproxy.pid"
   reload              = "auto"
   min_reload_interval = "1s"
 }
