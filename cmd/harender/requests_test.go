@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,9 +65,9 @@ func TestRenderRequestCount(t *testing.T) {
 				n, catalogSize, took.Round(time.Millisecond), c.total(), c.firstTotal(), c.first, c.blockingTotal(), c.blocking,
 				c.failed, c.cancelled)
 			if code != exitOK {
-				t.Fatalf("render: exit %d\n%s", code, tail(stderr, 40))
+				t.Fatalf("render: exit %d\n%s", code, lastLines(stderr, 40))
 			}
-			out := readFile(t, dest)
+			out := readRendered(t, dest)
 			if lines := strings.Count(out, "\n"); lines != catalogSize {
 				t.Errorf("rendered %d lines, want one per service (%d)", lines, catalogSize)
 			}
@@ -75,7 +76,7 @@ func TestRenderRequestCount(t *testing.T) {
 			}
 
 			if c.failed != 0 {
-				t.Errorf("%d requests failed (retries inflate the count); stderr:\n%s", c.failed, tail(stderr, 20))
+				t.Errorf("%d requests failed (retries inflate the count); stderr:\n%s", c.failed, lastLines(stderr, 20))
 			}
 			wantFirst := map[string]int{"catalog/services": 1, "health/service": catalogSize}
 			if !sameCounts(c.first, wantFirst) {
@@ -154,8 +155,8 @@ func waitCatalogQuiet(t *testing.T, c *api.Client, want int) int {
 // countingProxy forwards to Consul and counts every request by endpoint
 // and kind.
 type countingProxy struct {
-	addr string
-	wg   sync.WaitGroup // requests in flight
+	addr     string
+	inFlight atomic.Int64
 
 	mu sync.Mutex
 	c  requestCounts
@@ -166,9 +167,11 @@ type requestCounts struct {
 	failed, cancelled      int            // by outcome
 }
 
-func (c requestCounts) firstTotal() int    { return sum(c.first) }
-func (c requestCounts) blockingTotal() int { return sum(c.blocking) }
-func (c requestCounts) total() int         { return sum(c.first) + sum(c.blocking) + sum(c.other) }
+func (c requestCounts) firstTotal() int    { return sumCounts(c.first) }
+func (c requestCounts) blockingTotal() int { return sumCounts(c.blocking) }
+func (c requestCounts) total() int {
+	return sumCounts(c.first) + sumCounts(c.blocking) + sumCounts(c.other)
+}
 
 func newCountingProxy(t *testing.T, consulAddr string) *countingProxy {
 	target := &url.URL{Scheme: "http", Host: consulAddr}
@@ -199,8 +202,8 @@ func newCountingProxy(t *testing.T, consulAddr string) *countingProxy {
 		return nil
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.wg.Add(1)
-		defer p.wg.Done()
+		p.inFlight.Add(1)
+		defer p.inFlight.Add(-1)
 		endpoint := strings.TrimPrefix(r.URL.Path, "/v1/")
 		// The endpoint without its argument: health/service/svc-0001 →
 		// health/service.
@@ -234,11 +237,8 @@ func (p *countingProxy) reset() {
 // its blocking queries by the time it returns, but the proxy may not have
 // seen that yet.
 func (p *countingProxy) drain() {
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
+	for deadline := time.Now().Add(5 * time.Second); p.inFlight.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -270,7 +270,7 @@ func sameCounts(a, b map[string]int) bool {
 	return true
 }
 
-func sum(m map[string]int) int {
+func sumCounts(m map[string]int) int {
 	n := 0
 	for _, v := range m {
 		n += v
@@ -278,7 +278,7 @@ func sum(m map[string]int) int {
 	return n
 }
 
-func readFile(t *testing.T, path string) string {
+func readRendered(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -287,8 +287,8 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// tail is the last n lines of s.
-func tail(s string, n int) string {
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
