@@ -69,10 +69,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pin() { # pin CPU command...: taskset if PIN=1
-  local cpu=$1; shift
-  if [ "${PIN:-0}" = 1 ]; then taskset -c "$cpu" "$@"; else "$@"; fi
-}
+# With PIN=1 HAProxy runs on CPU 0 and wrk on CPU 1 (taskset execs, so $!
+# stays the real PID).
+pin_ha=() pin_wrk=()
+if [ "${PIN:-0}" = 1 ]; then pin_ha=(taskset -c 0) pin_wrk=(taskset -c 1); fi
 
 # master CMD: one command on the HAProxy master CLI socket of the current run.
 master() {
@@ -82,6 +82,7 @@ s = socket.socket(socket.AF_UNIX)
 s.settimeout(3)
 s.connect(sys.argv[1])
 s.sendall((sys.argv[2] + "\n").encode())
+s.shutdown(socket.SHUT_WR)
 out = b""
 while True:
     d = s.recv(65536)
@@ -169,13 +170,13 @@ one_run() { # one_run VERSION VARIANT RUN
   "$bin/harender" render --config "$tmp/harender.hcl" --timeout 30s >"$log.render.log" 2>&1 ||
     { echo "bench-reload: render failed, see $log.render.log" >&2; KEEP=1; exit 1; }
   cp "$tmp/haproxy.cfg" "$log.haproxy.cfg"
-  pin 0 "$hb" -W -S "$tmp/master.sock" -f "$tmp/haproxy.cfg" >"$log.haproxy.log" 2>&1 &
+  "${pin_ha[@]}" "$hb" -W -S "$tmp/master.sock" -f "$tmp/haproxy.cfg" >"$log.haproxy.log" 2>&1 &
   hapid=$!
   for _ in $(seq 50); do [ -S "$tmp/master.sock" ] && curl -fsS -o /dev/null "http://127.0.0.1:$bind_port/" 2>/dev/null && break; sleep 0.1; done
   curl -fsS -o /dev/null "http://127.0.0.1:$bind_port/" || { echo "bench-reload: haproxy $ver not serving, see $log.haproxy.log" >&2; KEEP=1; exit 1; }
   sleep 1
 
-  pin 1 wrk -t2 -c32 -d"${duration}s" "http://127.0.0.1:$bind_port/" >"$log.wrk.txt" 2>&1 &
+  "${pin_wrk[@]}" wrk -t2 -c32 -d"${duration}s" "http://127.0.0.1:$bind_port/" >"$log.wrk.txt" 2>&1 &
   wrkpid=$!
   sleep 2
   local ok=0 i t0 t1 dt
@@ -201,6 +202,9 @@ one_run() { # one_run VERSION VARIANT RUN
   kill "$hapid" 2>/dev/null || true
   wait "$hapid" 2>/dev/null || true
   hapid=""
+  # The next run must not share the port with a worker of this one.
+  for _ in $(seq 100); do ss -Htln "sport = :$bind_port" | grep -q . || break; sleep 0.1; done
+  if ss -Htln "sport = :$bind_port" | grep -q .; then echo "bench-reload: port $bind_port still in use after run" >&2; exit 1; fi
 
   local w=$log.wrk.txt req rps c=0 r=0 wr=0 to=0 n2=0 se
   req=$(awk '/requests in/ {print $1}' "$w")
