@@ -8,9 +8,11 @@ import (
 
 // Change is what it takes to go from one config to another.
 type Change struct {
-	Reload  bool           // a reload is needed; Servers is then empty
-	Reason  string         // short human reason for the reload, e.g. "backend gateway: server gw-3 added"
+	Reload  bool           // a reload is needed; the rest is then empty
+	Reason  string         // short human reason for the reload, e.g. "backend gateway: line 12 changed"
 	Servers []ServerUpdate // runtime API updates that suffice when Reload is false
+	Adds    []ServerAdd    // servers to create at runtime
+	Deletes []ServerDel    // servers to remove at runtime
 }
 
 // ServerUpdate is a runtime change to one existing server; it carries the new values.
@@ -28,7 +30,9 @@ type ServerUpdate struct {
 }
 
 // Plan compares two configs. Reload is false only when they differ solely in
-// the address, port, weight or disabled state of servers that exist in both.
+// their servers: the address, port, weight or disabled state of servers that
+// exist in both, or servers added or removed in a backend whose balance
+// algorithm takes runtime servers.
 func Plan(old, new *Config) Change {
 	if old == nil || new == nil {
 		return Change{Reload: true, Reason: "no previous config"}
@@ -50,6 +54,15 @@ func Plan(old, new *Config) Change {
 	var ch Change
 	for i, ns := range new.Sections {
 		ups, reason := planSection(old.Sections[i], ns)
+		if reason == errMembership {
+			adds, dels, why := planMembership(new, old.Sections[i], ns)
+			if why != "" {
+				return reload("%s: %s", sectionLabel(ns), why)
+			}
+			ch.Adds = append(ch.Adds, adds...)
+			ch.Deletes = append(ch.Deletes, dels...)
+			ups, reason = planServers(ns.Name, old.Sections[i], ns)
+		}
 		if reason != "" {
 			return reload("%s: %s", sectionLabel(ns), reason)
 		}
@@ -98,22 +111,34 @@ func planSection(old, new *Section) ([]ServerUpdate, string) {
 	oldNames, newNames := serverNames(old.Servers), serverNames(new.Servers)
 	for _, n := range newNames {
 		if !slices.Contains(oldNames, n) {
-			return nil, fmt.Sprintf("server %s added", n)
+			return nil, errMembership
 		}
 	}
 	for _, n := range oldNames {
 		if !slices.Contains(newNames, n) {
-			return nil, fmt.Sprintf("server %s removed", n)
+			return nil, errMembership
 		}
 	}
 	if !slices.Equal(oldNames, newNames) {
 		return nil, "servers reordered"
 	}
+	return planServers(new.Name, old, new)
+}
+
+// errMembership is planSection's reason when servers were added or removed.
+const errMembership = "servers added or removed"
+
+// planServers compares the servers present in both sections.
+func planServers(backend string, old, new *Section) ([]ServerUpdate, string) {
 	var ups []ServerUpdate
-	for i := range new.Servers {
-		up, changed, reason := planServer(new.Name, old.Servers[i], new.Servers[i])
+	for _, ns := range new.Servers {
+		i := slices.IndexFunc(old.Servers, func(s Server) bool { return s.Name == ns.Name })
+		if i < 0 {
+			continue
+		}
+		up, changed, reason := planServer(backend, old.Servers[i], ns)
 		if reason != "" {
-			return nil, fmt.Sprintf("server %s: %s", new.Servers[i].Name, reason)
+			return nil, fmt.Sprintf("server %s: %s", ns.Name, reason)
 		}
 		if changed {
 			ups = append(ups, up)

@@ -17,6 +17,11 @@ import (
 // A suspect answer is held back; a later answer that is not suspect
 // replaces it, and if suspect answers keep coming for the whole hold time
 // the latest one is delivered, so that a real outage still shows.
+//
+// The rule can only see a restart that fails a request. One that happens
+// entirely between two queries of a dependency (within MinInterval of an
+// answer) looks like ordinary changes; a non-empty partial list from it is
+// delivered, as any deregistration is.
 
 // defaultHoldEmpty is Options.HoldEmpty when it is left at 0.
 const defaultHoldEmpty = 5 * time.Second

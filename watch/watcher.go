@@ -250,7 +250,11 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			err = errors.New("no query metadata in answer")
 		}
 		if err != nil {
-			recovering = true
+			// The next answer may come from a restarted agent or a new
+			// leader whose index is behind ours: asked with our index, it
+			// would block until it caught up, hiding its changes for up to
+			// WaitTime. Ask afresh, and judge the answer by the hold rule.
+			index, recovering = 0, true
 			attempt++
 			delay := retry.delay(attempt)
 			log.Warn("consul query failed, retrying",

@@ -98,13 +98,19 @@ func (h *haproxyState) tryRuntime(ctx context.Context, out []byte, hash, reason 
 		return false
 	}
 	rt := &haproxy.Runtime{Path: h.cfg.RuntimeSocket}
-	if err := rt.Apply(ctx, plan.Servers); err != nil {
+	busy, err := rt.ApplyChange(ctx, plan)
+	for _, d := range busy {
+		h.log.Info("removed server still busy: left in maintenance, taking no traffic, until the next reload",
+			"backend", d.Backend, "server", d.Server)
+	}
+	if err != nil {
 		h.m.runtimeUpdates.WithLabelValues("failed").Inc()
 		h.log.Warn("runtime API change failed; reloading instead", "error", err)
 		return false
 	}
 	h.m.runtimeUpdates.WithLabelValues("ok").Inc()
-	h.log.Info("applied through the runtime API", "reason", reason, "servers", len(plan.Servers), "hash", hash)
+	h.log.Info("applied through the runtime API", "reason", reason, "updated", len(plan.Servers),
+		"added", len(plan.Adds), "removed", len(plan.Deletes), "hash", hash)
 	return true
 }
 
