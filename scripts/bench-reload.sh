@@ -24,6 +24,7 @@
 #      spread    only close-spread-time 1s + hard-stop-after 30s (no idle-close-on-response)
 #      ka1s      after + timeout http-keep-alive 1s
 #      spread0   after with close-spread-time 0s
+#      nospread  after without close-spread-time (idle-close-on-response + hard-stop-after)
 #      hsclose   before + option http-server-close (server side only; clients keep-alive)
 #      k0        after, but reloads are sent without changing Consul (same config)
 # env: HAPROXY_26, HAPROXY_30 (binaries), PORT_BASE (default 27000: Consul HTTP
@@ -138,6 +139,7 @@ make_template() { # make_template VARIANT -> prints "builtin" or a template path
     spread)  sed '/^[[:space:]]*option idle-close-on-response/d' "$src" >"$f" ;;
     ka1s)    sed 's/^\([[:space:]]*timeout http-keep-alive\) .*/\1 1s/' "$src" >"$f" ;;
     spread0) sed 's/^\([[:space:]]*close-spread-time\) .*/\1 0s/' "$src" >"$f" ;;
+    nospread) sed '/^[[:space:]]*close-spread-time /d' "$src" >"$f" ;;
     hsclose) strip3 | sed '/^[[:space:]]*mode http$/a\    option http-server-close' >"$f" ;;
     *) echo "bench-reload: unknown variant $v" >&2; exit 2 ;;
   esac

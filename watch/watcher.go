@@ -43,6 +43,12 @@ type Options struct {
 	// Observe, if set, is called once per HTTP request to Consul with an
 	// endpoint name such as "health/service" and the request's error.
 	Observe func(endpoint string, err error)
+	// Once stops each dependency's loop after its first answer, for a
+	// one-shot render: no blocking re-query holds a connection open.
+	Once bool
+	// MaxInFlight, when positive, bounds the requests in flight at once.
+	// Consul refuses more than 200 connections per client by default.
+	MaxInFlight int
 }
 
 func (o Options) withDefaults() Options {
@@ -78,6 +84,8 @@ type Watcher struct {
 	updates chan struct{}
 	wg      sync.WaitGroup
 
+	inFlight chan struct{} // semaphore; nil when unbounded
+
 	mu      sync.Mutex
 	stopped bool
 	running map[string]*poller
@@ -93,13 +101,17 @@ type poller struct {
 // New makes a Watcher that queries Consul through c. Nothing runs until
 // Watch is called.
 func New(c *api.Client, o Options) *Watcher {
-	return &Watcher{
+	w := &Watcher{
 		client:  c,
 		opts:    o.withDefaults(),
 		updates: make(chan struct{}, 1),
 		running: map[string]*poller{},
 		data:    map[string]any{},
 	}
+	if o.MaxInFlight > 0 {
+		w.inFlight = make(chan struct{}, o.MaxInFlight)
+	}
+	return w
 }
 
 // Watch makes the watched set exactly deps (by identity): a dependency not
@@ -129,6 +141,9 @@ func (w *Watcher) Watch(ctx context.Context, deps []Dependency) {
 	}
 	for key, d := range want {
 		if _, ok := w.running[key]; ok {
+			continue
+		}
+		if _, ok := w.data[key]; ok && w.opts.Once {
 			continue
 		}
 		pctx, cancel := context.WithCancel(ctx)
@@ -242,7 +257,7 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			wait = min(wait, max(hold.remaining(start), time.Millisecond))
 		}
 		q := &api.QueryOptions{WaitIndex: index, WaitTime: wait, AllowStale: allowStale}
-		data, meta, err := p.dep.Fetch(fetchCtx, w.client, q)
+		data, meta, err := w.fetch(fetchCtx, p.dep, q)
 		if ctx.Err() != nil {
 			return
 		}
@@ -313,7 +328,23 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			log.Debug("dependency updated", "index", index)
 		}
 		w.store(key, p, data)
+		if o.Once {
+			return
+		}
 	}
+}
+
+// fetch runs one query, within MaxInFlight.
+func (w *Watcher) fetch(ctx context.Context, d Dependency, q *api.QueryOptions) (any, *api.QueryMeta, error) {
+	if w.inFlight != nil {
+		select {
+		case w.inFlight <- struct{}{}:
+			defer func() { <-w.inFlight }()
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	return d.Fetch(ctx, w.client, q)
 }
 
 // logHold logs what the hold rule did with an answer.

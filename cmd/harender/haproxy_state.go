@@ -201,13 +201,12 @@ func (h *haproxyState) ensureStarted(ctx context.Context) error {
 		args = append(args, "-p", h.cfg.PIDFile)
 	}
 	cmd := exec.Command(h.cfg.Binary, args...)
-	out := &lineLogger{log: h.log.With("haproxy_pid", "")}
+	out := &lineLogger{log: h.log.With("source", "haproxy")}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start haproxy: %w", err)
 	}
 	h.proc = cmd
-	out.log = h.log.With("haproxy_master", cmd.Process.Pid)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if _, err := os.Stat(h.cfg.MasterSocket); err == nil {

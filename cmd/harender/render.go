@@ -72,7 +72,9 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 	if err != nil {
 		return withCode(exitConfig, err)
 	}
-	w := watch.New(client, watchOptions(cfg, log, nil))
+	o := watchOptions(cfg, log, nil)
+	o.Once, o.MaxInFlight = true, 64
+	w := watch.New(client, o)
 	defer w.Stop()
 	wctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()

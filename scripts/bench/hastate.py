@@ -7,12 +7,15 @@ import re, socket, sys
 
 def cmd(path, c):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(3)
+    s.settimeout(2)
     s.connect(path)
     s.sendall((c + "\n").encode())
     out = b""
     while True:
-        b = s.recv(65536)
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
         if not b:
             break
         out += b
@@ -22,6 +25,10 @@ def cmd(path, c):
 master, admin, be = sys.argv[1:4]
 procs = cmd(master, "show proc")
 print("  [diag] master show proc:\n" + "\n".join("    " + l for l in procs.splitlines()))
+try:
+    print("  [diag] admin.sock show servers conn %s:\n%s" % (be, "\n".join("    " + l for l in cmd(admin, "show servers conn " + be).strip().splitlines())))
+except Exception as e:
+    print("  [diag] show servers conn: %s" % e)
 print("  [diag] admin.sock show servers state %s:\n    %s" % (be, cmd(admin, "show servers state " + be).strip().splitlines()[-1]))
 for pid in re.findall(r"^(\d+)\s+worker", procs, re.M):
     try:
