@@ -181,3 +181,68 @@ func TestRunMasterSocketGone(t *testing.T) {
 	})
 	waitAnswers(t, "http://"+s.bind+"/", 2)
 }
+
+// TestRunConsulRestartRendersNoEmptyBackend restarts the Consul agent (a
+// dev agent comes back empty) while the sidecar runs: HAProxy's backend
+// never goes empty, and changes flow again with no restart of harender.
+func TestRunConsulRestartRendersNoEmptyBackend(t *testing.T) {
+	bin := testenv.Require(t, "haproxy", testenv.HAProxyBins()[0])
+	consul := testenv.StartConsul(t)
+	var gws []*testenv.Gateway
+	for i := 1; i <= 3; i++ {
+		gws = append(gws, testenv.StartGateway(t, consul, "gateway", fmt.Sprintf("gw-%d", i)))
+	}
+	consul.WaitPassing(t, "gateway", 3)
+	s, _ := runSetup(t, consul.Addr, bin, "")
+	r := startRun(t, s.config)
+	r.waitHealthy(t)
+	url := "http://" + s.bind + "/"
+	waitAnswers(t, url, 3)
+
+	// Watch the rendered file for an empty backend the whole time.
+	stop := make(chan struct{})
+	minServers := make(chan int, 1)
+	go func() {
+		least := 3
+		for {
+			select {
+			case <-stop:
+				minServers <- least
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			cfg, err := os.ReadFile(s.haproxyCfg)
+			if err == nil {
+				least = min(least, strings.Count(string(cfg), "\n    server "))
+			}
+		}
+	}()
+	load := testenv.StartLoad(url, 4)
+	consul.Stop()
+	time.Sleep(time.Second)
+	consul.Start(t)
+	time.Sleep(300 * time.Millisecond) // the agent comes back with an empty catalog
+	for _, g := range gws {
+		g.Register(t)
+	}
+	consul.WaitPassing(t, "gateway", 3)
+	testenv.StartGateway(t, consul, "gateway", "gw-4")
+	waitFor(t, r, "gw-4 to serve after the restart", func() bool {
+		got, _ := testenv.Answers(url, 12)
+		return got["hello from gw-4"] > 0
+	})
+	close(stop)
+	load.Stop()
+	ok, failed, _ := load.Snapshot()
+	least := <-minServers
+	t.Logf("through a Consul restart: %d requests ok, %d failed; fewest servers rendered: %d", ok, failed, least)
+	if least < 3 {
+		t.Errorf("the backend shrank to %d servers during the restart", least)
+	}
+	if failed > 0 {
+		t.Errorf("%d requests failed: %v", failed, load.Errors)
+	}
+	if !strings.Contains(r.Logs(), "holding it back") {
+		t.Errorf("the empty answer after the restart was not held:\n%s", r.Logs())
+	}
+}

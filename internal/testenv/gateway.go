@@ -19,6 +19,7 @@ type Gateway struct {
 	healthy atomic.Bool
 	srv     *http.Server
 	consul  *Consul
+	reg     *api.AgentServiceRegistration
 }
 
 // StartGateway serves and registers one instance of service.
@@ -44,17 +45,23 @@ func StartGateway(t testing.TB, c *Consul, service, id string, tags ...string) *
 	g.srv = &http.Server{Handler: mux}
 	go g.srv.Serve(ln)
 	t.Cleanup(func() { g.srv.Close() })
-	err = c.Client.Agent().ServiceRegister(&api.AgentServiceRegistration{
+	g.reg = &api.AgentServiceRegistration{
 		ID: id, Name: service, Address: "127.0.0.1", Port: g.Addr.Port, Tags: tags,
 		Check: &api.AgentServiceCheck{
 			HTTP:     "http://127.0.0.1:" + strconv.Itoa(g.Addr.Port) + "/health",
 			Interval: "500ms", Timeout: "1s", Status: api.HealthPassing,
 		},
-	})
-	if err != nil {
-		t.Fatalf("register %s: %v", id, err)
 	}
+	g.Register(t)
 	return g
+}
+
+// Register registers the instance (again, after an agent restart).
+func (g *Gateway) Register(t testing.TB) {
+	t.Helper()
+	if err := g.consul.Client.Agent().ServiceRegister(g.reg); err != nil {
+		t.Fatalf("register %s: %v", g.ID, err)
+	}
 }
 
 // Deregister removes the instance from Consul; it keeps serving.
