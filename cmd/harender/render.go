@@ -33,8 +33,8 @@ Examples:
        --haproxy-config haproxy.cfg
    harender render --config harender.hcl --dry-run || echo "config would change"`,
 		Flags: append(sourceFlags(),
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing; print a diff per destination; exit 1 if any differs"},
-			&cli.BoolFlag{Name: "reload", Usage: "reload HAProxy through the master socket after writing, and confirm it"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing; print a diff per destination; exit 1 if any differs", EnvVars: []string{"HARENDER_DRY_RUN"}},
+			&cli.BoolFlag{Name: "reload", Usage: "reload HAProxy through the master socket after writing, and confirm it", EnvVars: []string{"HARENDER_RELOAD"}},
 			durationFlag("timeout", 60*time.Second, "give up (exit 3) when Consul has not answered every query within `DURATION`"),
 			durationFlag("max-stale", 0, "allow reads from any Consul server up to `DURATION` stale"),
 		),

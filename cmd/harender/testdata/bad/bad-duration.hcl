@@ -1,0 +1,7 @@
+wait {
+  min = "5 parsecs"
+}
+template {
+  contents = "x"
+  destination = "out"
+}

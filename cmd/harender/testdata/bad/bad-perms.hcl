@@ -1,0 +1,5 @@
+template {
+  contents = "x"
+  destination = "out"
+  perms = "rw-r--r--"
+}

@@ -1,0 +1,3 @@
+haproxy {
+  reload = "sometimes"
+}

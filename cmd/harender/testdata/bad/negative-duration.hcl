@@ -1,0 +1,7 @@
+consul {
+  max_stale = "-1s"
+}
+template {
+  contents = "x"
+  destination = "out"
+}

@@ -1,0 +1,3 @@
+consul {
+  retry { backoff = "1s"  max_backoff = "2s" }
+}

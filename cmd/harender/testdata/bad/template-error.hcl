@@ -1,0 +1,4 @@
+template {
+  contents = "{{ servce \"web\" }}"
+  destination = "out"
+}
