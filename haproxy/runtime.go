@@ -97,3 +97,27 @@ func RuntimeReplyOK(reply string) bool {
 	}
 	return false
 }
+
+// Version asks HAProxy for its version with `show info`.
+func (r *Runtime) Version(ctx context.Context) (major, minor int, err error) {
+	reply, err := r.Command(ctx, "show info")
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseInfoVersion(reply)
+}
+
+// parseInfoVersion reads "Version: 2.6.12-1+deb12u4" from `show info`.
+func parseInfoVersion(info string) (major, minor int, err error) {
+	for _, line := range strings.Split(info, "\n") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "Version:")
+		if !ok {
+			continue
+		}
+		if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d.%d", &major, &minor); err != nil {
+			return 0, 0, fmt.Errorf("show info: version %q: %w", strings.TrimSpace(v), err)
+		}
+		return major, minor, nil
+	}
+	return 0, 0, fmt.Errorf("show info: no Version line")
+}

@@ -13,8 +13,12 @@ import (
 // its address and weight are set. It stops at the first error.
 func (r *Runtime) Apply(ctx context.Context, ups []ServerUpdate) error {
 	for _, u := range ups {
-		if u.StateChanged && u.State != "ready" {
-			if err := r.SetServerState(ctx, u.Backend, u.Server, u.State); err != nil {
+		// A server that moves passes through maintenance, which drops the
+		// idle connections HAProxy 2.6 would otherwise keep reusing to the
+		// old address.
+		bounce := u.AddrChanged && u.State == "ready" && !u.StateChanged
+		if bounce || u.StateChanged && u.State != "ready" {
+			if err := r.SetServerState(ctx, u.Backend, u.Server, "maint"); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
@@ -28,7 +32,7 @@ func (r *Runtime) Apply(ctx context.Context, ups []ServerUpdate) error {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
-		if u.StateChanged && u.State == "ready" {
+		if bounce || u.StateChanged && u.State == "ready" {
 			if err := r.SetServerState(ctx, u.Backend, u.Server, u.State); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
@@ -40,6 +44,18 @@ func (r *Runtime) Apply(ctx context.Context, ups []ServerUpdate) error {
 // delServerWait bounds how long a removed server may take to finish the
 // requests it is serving before `del server` accepts it.
 const delServerWait = 3 * time.Second
+
+// ErrNeedsReload marks a runtime change this HAProxy cannot make safely.
+var ErrNeedsReload = errors.New("needs a reload")
+
+func moves(ups []ServerUpdate) bool {
+	for _, u := range ups {
+		if u.AddrChanged {
+			return true
+		}
+	}
+	return false
+}
 
 // ErrServerBusy marks a removed server that still had connections when
 // delServerWait ran out: it stays in maintenance, taking no traffic, until
@@ -55,6 +71,18 @@ var ErrServerBusy = errors.New("server still has connections")
 func (r *Runtime) ApplyChange(ctx context.Context, c Change) (busy []ServerDel, err error) {
 	if c.Reload {
 		return nil, fmt.Errorf("apply: change needs a reload: %s", c.Reason)
+	}
+	if moves(c.Servers) {
+		// Before 3.0, HAProxy keeps reusing pooled idle connections to a
+		// moved server's old address (seen on 2.6: 2 changes in 120 never
+		// reached clients); only a reload is sure to move it.
+		major, _, err := r.Version(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		if major < 3 {
+			return nil, fmt.Errorf("apply: %w: a server address change on HAProxy %d.x", ErrNeedsReload, major)
+		}
 	}
 	if err := r.Apply(ctx, c.Servers); err != nil {
 		return nil, err

@@ -64,3 +64,21 @@ func TestRuntimeMissingSocket(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSocket naming %s", err, path)
 	}
 }
+
+func TestParseInfoVersion(t *testing.T) {
+	for _, c := range []struct {
+		in           string
+		major, minor int
+		bad          bool
+	}{
+		{"Name: HAProxy\nVersion: 2.6.12-1+deb12u4\nRelease_date: 2026/10/17\n", 2, 6, false},
+		{"Name: HAProxy\nVersion: 3.0.11-9e587df\n", 3, 0, false},
+		{"Name: HAProxy\n", 0, 0, true},
+		{"Version: dev\n", 0, 0, true},
+	} {
+		major, minor, err := parseInfoVersion(c.in)
+		if (err != nil) != c.bad || major != c.major || minor != c.minor {
+			t.Errorf("parseInfoVersion(%q) = %d, %d, %v", c.in, major, minor, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 )
 
 // TestRunMovesServerWithoutReload re-registers an instance on another
-// port: the change reaches HAProxy through the runtime API, with no
-// reload, and a steady load loses nothing.
+// port: on 3.0 the change reaches HAProxy through the runtime API, with no
+// reload; on 2.6, which keeps reusing idle connections to the old address,
+// through one reload. Either way a steady load loses nothing.
 func TestRunMovesServerWithoutReload(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		consul := testenv.StartConsul(t)
@@ -53,11 +55,14 @@ func TestRunMovesServerWithoutReload(t *testing.T) {
 		if failed > 0 {
 			t.Errorf("%d requests failed: %v", failed, load.Errors)
 		}
-		if got := r.metric(t, `harender_haproxy_runtime_updates_total{result="ok"}`); got < 1 {
-			t.Errorf("runtime updates = %v, want at least 1", got)
-		}
-		if got := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`); got != reloadsBefore {
-			t.Errorf("reloads went from %v to %v; a port change needs none", reloadsBefore, got)
+		runtime := r.metric(t, `harender_haproxy_runtime_updates_total{result="ok"}`)
+		reloads := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) - reloadsBefore
+		if strings.Contains(testenv.HAProxyVersion(bin), "version 2.") {
+			if reloads != 1 {
+				t.Errorf("on 2.x a move takes one reload; got %v", reloads)
+			}
+		} else if runtime < 1 || reloads != 0 {
+			t.Errorf("runtime updates = %v, reloads = %v; want the move through the runtime API and no reload", runtime, reloads)
 		}
 	})
 }

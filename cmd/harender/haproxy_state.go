@@ -63,7 +63,7 @@ func (h *haproxyState) apply(ctx context.Context, j *job, out []byte, reason str
 		h.running = out
 		return true, nil
 	}
-	if err := h.saveServerState(ctx); err != nil {
+	if err := h.saveServerState(ctx, out); err != nil {
 		h.log.Warn("could not save server state; servers start with their configured state", "error", err)
 	}
 	if err := st.Commit(); err != nil {
@@ -102,6 +102,10 @@ func (h *haproxyState) tryRuntime(ctx context.Context, out []byte, hash, reason 
 	for _, d := range busy {
 		h.log.Info("removed server still busy: left in maintenance, taking no traffic, until the next reload",
 			"backend", d.Backend, "server", d.Server)
+	}
+	if errors.Is(err, haproxy.ErrNeedsReload) {
+		h.log.Info("change needs a reload on this HAProxy", "why", err)
+		return false
 	}
 	if err != nil {
 		h.m.runtimeUpdates.WithLabelValues("failed").Inc()
@@ -176,8 +180,9 @@ func (h *haproxyState) timerC() <-chan time.Time {
 }
 
 // saveServerState writes `show servers state` to server_state_file so
-// that servers keep their health state across the reload.
-func (h *haproxyState) saveServerState(ctx context.Context) error {
+// that servers keep their health state across the reload; servers that
+// moved or left in next are dropped from it.
+func (h *haproxyState) saveServerState(ctx context.Context, next []byte) error {
 	if h.cfg.ServerStateFile == "" || h.cfg.RuntimeSocket == "" || !h.socketExists() {
 		return nil
 	}
@@ -185,6 +190,9 @@ func (h *haproxyState) saveServerState(ctx context.Context) error {
 	state, err := rt.ShowServersState(ctx)
 	if err != nil {
 		return err
+	}
+	if cfg, err := haproxy.ParseConfig(next); err == nil {
+		state = haproxy.KeepServerState(state, cfg)
 	}
 	_, err = renderer.WriteFile(h.cfg.ServerStateFile, []byte(state), renderer.WriteOptions{Perms: 0o644, CreateDestDirs: true})
 	return err

@@ -264,7 +264,7 @@ EOF
   for tpl in big small; do
     for tool in harender consul-template; do
       k=$((k + 1)); port=$((base + 500 + k))
-      "$bt" proxy -listen 127.0.0.1:$port -target "$consul_addr" 2>"$d/proxy-$tool-$tpl.txt" &
+      "$bt" proxy -listen 127.0.0.1:$port -target "$consul_addr" -logq 3 2>"$d/proxy-$tool-$tpl.txt" &
       ppids+=($!); pids+=($!)
       wait_http "http://127.0.0.1:$port/__bench/counts"
       if [ $tool = harender ]; then
@@ -308,6 +308,7 @@ EOF
     k=$((k + 1))
     echo "  -- $tool, $tpl template:"
     curl -fsS "http://127.0.0.1:$((base + 500 + k))/__bench/counts" | sed 's/^/     /'
+    grep -m2 '^request' "$d/proxy-$tool-$tpl.txt" | sed 's/^/     first /'
   done; done
   echo "  harender's own harender_consul_requests_total over the window: big +$(($(metric $((base + 121)) harender_consul_requests_total) - h0b)), small +$(($(metric $((base + 123)) harender_consul_requests_total) - h0s))"
   for p in "${tpids[@]}"; do stop_pid "$p"; done

@@ -171,17 +171,33 @@ func logTimes(path, msg string) ([]time.Time, error) {
 	return ts, sc.Err()
 }
 
-// attachLog sets s.logged: the first log line at or after each PUT's
-// return and before the next PUT.
+// attachLog sets s.logged. When harender logged exactly one line per change
+// after the first PUT, the k-th line belongs to the k-th change (a line can
+// land after the next PUT: HAProxy may serve before harender's confirmation
+// is logged). Otherwise it falls back to: the first line at or after each
+// PUT's return and before the next PUT.
 func attachLog(samples []sample, path, msg string) {
-	if path == "" {
+	if path == "" || len(samples) == 0 {
 		return
 	}
-	ts, err := logTimes(path, msg)
+	all, err := logTimes(path, msg)
 	if err != nil {
 		log.Printf("reading %s: %v", path, err)
 		return
 	}
+	var ts []time.Time
+	for _, t := range all {
+		if !t.Before(samples[0].putDone) {
+			ts = append(ts, t)
+		}
+	}
+	if len(ts) == len(samples) {
+		for k := range samples {
+			samples[k].logged = ts[k].Sub(samples[k].putDone)
+		}
+		return
+	}
+	fmt.Printf("%d %q lines for %d changes: pairing each change with the first line in its window\n", len(ts), msg, len(samples))
 	for k := range samples {
 		end := time.Now().Add(time.Hour)
 		if k+1 < len(samples) {
@@ -488,6 +504,13 @@ func cmdProxy(args []string) error {
 	var mu sync.Mutex
 	counts := map[string]int{}
 	since := time.Now()
+	// Per path: when the last request arrived, and the intervals between
+	// consecutive requests (a blocking query's period). They give a
+	// steady-state rate that does not depend on where the window falls:
+	// at start every query begins at once, so their periods are in phase.
+	lastAt := map[string]time.Time{}
+	ivSum := map[string]time.Duration{}
+	ivN := map[string]int{}
 	dump := func(w io.Writer) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -497,9 +520,27 @@ func cmdProxy(args []string) error {
 			keys = append(keys, k)
 			total += v
 		}
-		sort.Slice(keys, func(a, b int) bool { return counts[keys[a]] > counts[keys[b]] || counts[keys[a]] == counts[keys[b]] && keys[a] < keys[b] })
+		sort.Slice(keys, func(a, b int) bool {
+			return counts[keys[a]] > counts[keys[b]] || counts[keys[a]] == counts[keys[b]] && keys[a] < keys[b]
+		})
 		el := time.Since(since)
 		fmt.Fprintf(w, "total=%d seconds=%.1f per_min=%.1f paths=%d\n", total, el.Seconds(), float64(total)/el.Minutes(), len(keys))
+		var rate float64
+		var paths, nIv int
+		var sumIv time.Duration
+		for k, n := range ivN {
+			if n > 0 {
+				mean := ivSum[k] / time.Duration(n)
+				rate += time.Minute.Seconds() / mean.Seconds()
+				paths++
+				nIv += n
+				sumIv += ivSum[k]
+			}
+		}
+		if paths > 0 {
+			fmt.Fprintf(w, "steady_state_per_min=%.1f (sum over %d paths of 60s/mean interval between requests; %d intervals, mean %.1fs)\n",
+				rate, paths, nIv, (sumIv / time.Duration(nIv)).Seconds())
+		}
 		// group by endpoint: path with the last segment replaced by * when it
 		// names a service or key
 		groups := map[string]int{}
@@ -527,6 +568,7 @@ func cmdProxy(args []string) error {
 	mux.HandleFunc("/__bench/reset", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		counts = map[string]int{}
+		ivSum, ivN = map[string]time.Duration{}, map[string]int{}
 		since = time.Now()
 		mu.Unlock()
 		fmt.Fprintln(w, "reset")
@@ -534,6 +576,12 @@ func cmdProxy(args []string) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		counts[r.URL.Path]++
+		now := time.Now()
+		if t, ok := lastAt[r.URL.Path]; ok && t.After(since) {
+			ivSum[r.URL.Path] += now.Sub(t)
+			ivN[r.URL.Path]++
+		}
+		lastAt[r.URL.Path] = now
 		if *logq > 0 {
 			*logq--
 			fmt.Fprintln(os.Stderr, "request", r.URL.RequestURI())
