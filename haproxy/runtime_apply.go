@@ -13,12 +13,8 @@ import (
 // its address and weight are set. It stops at the first error.
 func (r *Runtime) Apply(ctx context.Context, ups []ServerUpdate) error {
 	for _, u := range ups {
-		// A server that moves passes through maintenance, which drops the
-		// idle connections HAProxy 2.6 would otherwise keep reusing to the
-		// old address.
-		bounce := u.AddrChanged && u.State == "ready" && !u.StateChanged
-		if bounce || u.StateChanged && u.State != "ready" {
-			if err := r.SetServerState(ctx, u.Backend, u.Server, "maint"); err != nil {
+		if u.StateChanged && u.State != "ready" {
+			if err := r.SetServerState(ctx, u.Backend, u.Server, u.State); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
@@ -32,7 +28,7 @@ func (r *Runtime) Apply(ctx context.Context, ups []ServerUpdate) error {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
-		if bounce || u.StateChanged && u.State == "ready" {
+		if u.StateChanged && u.State == "ready" {
 			if err := r.SetServerState(ctx, u.Backend, u.Server, u.State); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
