@@ -25,8 +25,11 @@ type Config struct {
 
 // ConsulConfig says how to reach Consul and how to query it.
 type ConsulConfig struct {
-	Client     watch.ClientConfig
-	MaxStale   time.Duration
+	Client   watch.ClientConfig
+	MaxStale time.Duration
+	// BlockWait is how long a blocking query waits for a change. Longer
+	// means fewer requests at idle; a change still returns at once.
+	BlockWait  time.Duration
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 }
@@ -79,7 +82,7 @@ type HAProxyConfig struct {
 // defaultConfig holds the defaults that apply when nothing is set.
 func defaultConfig() Config {
 	return Config{
-		Consul: ConsulConfig{Backoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second},
+		Consul: ConsulConfig{BlockWait: 5 * time.Minute, Backoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second},
 		HAProxy: HAProxyConfig{
 			Binary:            "haproxy",
 			Reload:            "auto",
@@ -114,6 +117,7 @@ func (c *Config) fromFile(p *parsedFile) error {
 		set(&cl.Token, b.Token)
 		set(&cl.TokenFile, p.path(b.TokenFile))
 		dur(b.MaxStale, &c.Consul.MaxStale, "max_stale", 0, "consul")
+		dur(b.BlockQueryWait, &c.Consul.BlockWait, "block_query_wait", 0, "consul")
 		if s := b.SSL; s != nil {
 			cl.SSL = s.Enabled != nil && *s.Enabled
 			cl.InsecureSkipVerify = s.Verify != nil && !*s.Verify
@@ -182,6 +186,9 @@ func (c *Config) fromFile(p *parsedFile) error {
 // finish fills derived defaults and checks what the file and the flags
 // cannot check alone.
 func (c *Config) finish() error {
+	if c.Consul.BlockWait > 10*time.Minute {
+		return fmt.Errorf("consul block_query_wait %s: Consul waits 10m at most", c.Consul.BlockWait)
+	}
 	if c.Wait.Max == 0 {
 		c.Wait.Max = 4 * c.Wait.Min
 	}

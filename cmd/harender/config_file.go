@@ -24,12 +24,13 @@ type fileConfig struct {
 }
 
 type consulBlock struct {
-	Address   string      `hcl:"address,optional"`
-	Token     string      `hcl:"token,optional"`
-	TokenFile string      `hcl:"token_file,optional"`
-	MaxStale  string      `hcl:"max_stale,optional"`
-	SSL       *sslBlock   `hcl:"ssl,block"`
-	Retry     *retryBlock `hcl:"retry,block"`
+	Address        string      `hcl:"address,optional"`
+	Token          string      `hcl:"token,optional"`
+	TokenFile      string      `hcl:"token_file,optional"`
+	MaxStale       string      `hcl:"max_stale,optional"`
+	BlockQueryWait string      `hcl:"block_query_wait,optional"`
+	SSL            *sslBlock   `hcl:"ssl,block"`
+	Retry          *retryBlock `hcl:"retry,block"`
 }
 
 type sslBlock struct {

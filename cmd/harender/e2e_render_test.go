@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/harender/harender/internal/testenv"
+	"github.com/harender/harender/templates"
 )
 
 // harender runs the command line in-process and returns its exit code,
@@ -24,13 +26,30 @@ func harender(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// gatewaySetup writes a harender.hcl that renders the built-in gateway
+// gatewaySetup is a temp dir with a harender.hcl that renders the gateway
 // template for service "gateway" into DIR/haproxy.cfg.
 type gatewaySetup struct {
 	dir, config, haproxyCfg, master, runtime, bind string
+	source                                         string // the template file, if not the built-in
 }
 
-func newGatewaySetup(t *testing.T, consulAddr, haproxyBin string) gatewaySetup {
+// gatewayOptions are what differs between the tests' harender.hcl files.
+// Every one has the consul block, with a short retry, the template and the
+// haproxy binary, config and sockets.
+type gatewayOptions struct {
+	// source, if set, names a file next to the config that holds the
+	// built-in gateway template followed by extra, rendered instead of
+	// the built-in.
+	source, extra string
+	// wait adds a wait block of 50ms to 200ms.
+	wait bool
+	// start has harender start HAProxy.
+	start bool
+	// serverStateFile and minReloadInterval set these haproxy attributes.
+	serverStateFile, minReloadInterval string
+}
+
+func newGatewaySetup(t *testing.T, consulAddr, haproxyBin string, o gatewayOptions) gatewaySetup {
 	t.Helper()
 	dir := t.TempDir()
 	s := gatewaySetup{
@@ -41,7 +60,8 @@ func newGatewaySetup(t *testing.T, consulAddr, haproxyBin string) gatewaySetup {
 		runtime:    filepath.Join(dir, "admin.sock"),
 		bind:       fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 	}
-	hcl := fmt.Sprintf(`
+	var b strings.Builder
+	fmt.Fprintf(&b, `
 consul {
   address = %q
   retry {
@@ -49,21 +69,43 @@ consul {
     max_backoff = "500ms"
   }
 }
-template {
-  builtin     = "gateway"
+`, consulAddr)
+	if o.wait {
+		b.WriteString(`wait {
+  min = "50ms"
+  max = "200ms"
+}
+`)
+	}
+	tmpl := `builtin     = "gateway"`
+	if o.source != "" {
+		text, _ := templates.Get("gateway")
+		s.source = writeFile(t, filepath.Join(dir, o.source), text+o.extra)
+		tmpl = fmt.Sprintf("source      = %q", o.source)
+	}
+	fmt.Fprintf(&b, `template {
+  %s
   params      = { service = "gateway", bind = %q }
   destination = "haproxy.cfg"
 }
 haproxy {
-  binary         = %q
-  config         = "haproxy.cfg"
-  master_socket  = "master.sock"
-  runtime_socket = "admin.sock"
-}
-`, consulAddr, s.bind, haproxyBin)
-	if err := os.WriteFile(s.config, []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
+`, tmpl, s.bind)
+	attr := func(name, value string) { fmt.Fprintf(&b, "  %-19s = %s\n", name, value) }
+	attr("binary", strconv.Quote(haproxyBin))
+	attr("config", `"haproxy.cfg"`)
+	attr("master_socket", `"master.sock"`)
+	attr("runtime_socket", `"admin.sock"`)
+	if o.serverStateFile != "" {
+		attr("server_state_file", strconv.Quote(o.serverStateFile))
 	}
+	if o.start {
+		attr("start", "true")
+	}
+	if o.minReloadInterval != "" {
+		attr("min_reload_interval", strconv.Quote(o.minReloadInterval))
+	}
+	b.WriteString("}\n")
+	writeFile(t, s.config, b.String())
 	return s
 }
 
@@ -79,7 +121,7 @@ func TestRenderReloadFollowsConsul(t *testing.T) {
 			gws = append(gws, testenv.StartGateway(t, consul, "gateway", fmt.Sprintf("gw-%d", i)))
 		}
 		consul.WaitPassing(t, "gateway", 3)
-		s := newGatewaySetup(t, consul.Addr, bin)
+		s := newGatewaySetup(t, consul.Addr, bin, gatewayOptions{})
 
 		code, _, stderr := harender(t, "render", "--config", s.config, "--timeout", "20s")
 		if code != exitOK {

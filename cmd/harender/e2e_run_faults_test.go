@@ -171,10 +171,10 @@ func TestRunMasterSocketGone(t *testing.T) {
 	consul := testenv.StartConsul(t)
 	testenv.StartGateway(t, consul, "gateway", "gw-1")
 	consul.WaitPassing(t, "gateway", 1)
-	s, _ := runSetup(t, consul.Addr, bin, "")
 	// HAProxy is run by the test here, not by harender.
-	text, _ := os.ReadFile(s.config)
-	writeFile(t, s.config, strings.Replace(string(text), "start               = true", "start               = false", 1))
+	o := runOptions("")
+	o.start = false
+	s := newGatewaySetup(t, consul.Addr, bin, o)
 	code, _, stderr := harender(t, "render", "--config", s.config)
 	if code != exitOK {
 		t.Fatalf("render: %d %s", code, stderr)

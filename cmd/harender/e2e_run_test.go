@@ -1,24 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/internal/testenv"
-	"github.com/harender/harender/templates"
 )
 
 // sidecarRun is harender run, in-process, stopped when the test ends.
@@ -26,28 +22,18 @@ type sidecarRun struct {
 	listen string
 	cancel context.CancelFunc
 	done   chan int
-	mu     sync.Mutex
-	logs   bytes.Buffer
+	logs   testenv.LockedBuffer
 }
 
-func (r *sidecarRun) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logs.Write(p)
-}
-
-func (r *sidecarRun) Logs() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logs.String()
-}
+// Logs is what harender run logged so far.
+func (r *sidecarRun) Logs() string { return r.logs.String() }
 
 func startRun(t *testing.T, config string) *sidecarRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &sidecarRun{listen: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		r.done <- run(ctx, []string{"harender", "run", "--config", config, "--listen", r.listen, "--log-level", "debug"}, io.Discard, r)
+		r.done <- run(ctx, []string{"harender", "run", "--config", config, "--listen", r.listen, "--log-level", "debug"}, io.Discard, &r.logs)
 	}()
 	t.Cleanup(func() {
 		if code := r.stop(t); code != exitOK {
@@ -101,42 +87,21 @@ func (r *sidecarRun) metric(t *testing.T, name string) float64 {
 	return v
 }
 
-// runSetup writes a config for harender run that starts HAProxy itself and
-// renders the gateway template from a file, so tests can edit it.
+// runOptions configure harender run to start HAProxy itself and to render
+// the gateway template, followed by extra, from a file, so tests can edit it.
+func runOptions(extra string) gatewayOptions {
+	return gatewayOptions{
+		source: "gateway.tmpl", extra: extra, wait: true, start: true,
+		serverStateFile: "server-state", minReloadInterval: "1s",
+	}
+}
+
+// runSetup writes a config with runOptions(extra) and returns it and the
+// path of the template file.
 func runSetup(t *testing.T, consulAddr, bin string, extra string) (gatewaySetup, string) {
 	t.Helper()
-	s := newGatewaySetup(t, consulAddr, bin)
-	text, _ := templates.Get("gateway")
-	src := writeFile(t, filepath.Join(s.dir, "gateway.tmpl"), text+extra)
-	hcl := fmt.Sprintf(`
-consul {
-  address = %q
-  retry {
-    backoff     = "50ms"
-    max_backoff = "500ms"
-  }
-}
-wait {
-  min = "50ms"
-  max = "200ms"
-}
-template {
-  source      = "gateway.tmpl"
-  params      = { service = "gateway", bind = %q }
-  destination = "haproxy.cfg"
-}
-haproxy {
-  binary              = %q
-  config              = "haproxy.cfg"
-  master_socket       = "master.sock"
-  runtime_socket      = "admin.sock"
-  server_state_file   = "server-state"
-  start               = true
-  min_reload_interval = "1s"
-}
-`, consulAddr, s.bind, bin)
-	writeFile(t, s.config, hcl)
-	return s, src
+	s := newGatewaySetup(t, consulAddr, bin, runOptions(extra))
+	return s, s.source
 }
 
 // TestRunFollowsConsul runs the sidecar as a user would and changes the

@@ -118,6 +118,7 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 func watchOptions(cfg Config, log *slog.Logger, observe func(string, error)) watch.Options {
 	return watch.Options{
 		MaxStale:   cfg.Consul.MaxStale,
+		WaitTime:   cfg.Consul.BlockWait,
 		Backoff:    cfg.Consul.Backoff,
 		MaxBackoff: cfg.Consul.MaxBackoff,
 		Logger:     log,
