@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/harender/harender/internal/testenv"
 )
 
 // integrationConfig is the config under test: one frontend and backend "be"
@@ -50,17 +52,6 @@ func namedServer(t *testing.T, name string) int {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
@@ -128,7 +119,7 @@ func TestIntegration(t *testing.T) {
 	forEachBinary(t, func(t *testing.T, bin haproxyBin) {
 		dir := t.TempDir()
 		pa, pb := namedServer(t, "A"), namedServer(t, "B")
-		fe := freePort(t)
+		fe := testenv.FreePort(t)
 		cfgPath := filepath.Join(dir, "haproxy.cfg")
 		oldText := integrationConfig(dir, fe, pa, pa, "")
 		if err := os.WriteFile(cfgPath, []byte(oldText), 0o644); err != nil {

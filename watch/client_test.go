@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -157,7 +158,7 @@ func TestTokenNeverInErrorsOrLogs(t *testing.T) {
 		}
 	}
 
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	w := New(c, Options{
 		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
 )
@@ -38,7 +39,7 @@ type harness struct {
 	t      *testing.T
 	client *api.Client
 	w      *Watcher
-	logs   *syncBuffer
+	logs   *testenv.LockedBuffer
 
 	mu   sync.Mutex
 	seen []seenRequest
@@ -51,7 +52,7 @@ func newHarness(t *testing.T, token string, o Options, handler func(h *harness, 
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 
-	h := &harness{t: t, logs: &syncBuffer{}, arrived: make(chan struct{}, 100)}
+	h := &harness{t: t, logs: &testenv.LockedBuffer{}, arrived: make(chan struct{}, 100)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		idx, _ := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
 		_, stale := r.URL.Query()["stale"]
@@ -168,26 +169,6 @@ func writeNotFound(w http.ResponseWriter, index uint64) {
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(index, 10))
 	w.WriteHeader(http.StatusNotFound)
 }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
-}
-
-func (b *syncBuffer) String() string { return string(b.Bytes()) }
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(t.Context())

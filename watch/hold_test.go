@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
 )
@@ -471,7 +472,7 @@ func TestHoldAgentRestart(t *testing.T) {
 	}
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs last
-	a := startConsulAgent(t)
+	a := testenv.StartConsul(t)
 	register := func() {
 		t.Helper()
 		for i := 1; i <= 3; i++ {
@@ -485,7 +486,7 @@ func TestHoldAgentRestart(t *testing.T) {
 	}
 	register()
 
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	w := New(a.Client, Options{
 		HoldEmpty: 5 * time.Second, WaitTime: 10 * time.Second,
 		Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -21,7 +22,7 @@ func TestIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	a := startConsulAgent(t)
+	a := testenv.StartConsul(t)
 	c := a.Client
 
 	register := func(id, status, addr string, port int, tags ...string) {
@@ -248,12 +249,10 @@ func TestIntegration(t *testing.T) {
 // sameAsConsulTemplate renders data with the real consul-template binary,
 // each value through its toJSON, and compares with json.Marshal of what our
 // queries return: same fields, same order, same types.
-func sameAsConsulTemplate(t *testing.T, a *consulAgent) {
+func sameAsConsulTemplate(t *testing.T, a *testenv.Consul) {
 	bin := os.Getenv("CONSUL_TEMPLATE_BIN")
 	if bin == "" {
-		if root, err := moduleRoot(); err == nil {
-			bin = filepath.Join(root, "bin", "consul-template")
-		}
+		bin = filepath.Join(testenv.RepoBin(), "consul-template")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		if p, err := exec.LookPath("consul-template"); err == nil {
@@ -324,5 +323,21 @@ func sameAsConsulTemplate(t *testing.T, a *consulAgent) {
 		if gotParts[i] != want[i] {
 			t.Errorf("%s:\nconsul-template: %s\nharender:        %s", tc.expr, gotParts[i], want[i])
 		}
+	}
+}
+
+// eventually retries f until it returns nil or 20s pass.
+func eventually(t testing.TB, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

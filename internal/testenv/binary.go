@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,7 +49,8 @@ func HAProxyBins() []string {
 	return []string{"/usr/sbin/haproxy", filepath.Join(RepoBin(), "haproxy-3.0")}
 }
 
-// ForEachHAProxy runs f as a subtest per HAProxy binary, named by version.
+// ForEachHAProxy runs f as a subtest per HAProxy binary, named after its
+// file. A missing binary skips its subtest, or fails it under CI=true.
 func ForEachHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
 	for _, b := range HAProxyBins() {
 		name := filepath.Base(b)
@@ -55,6 +58,29 @@ func ForEachHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
 			f(t, Require(t, "haproxy", b))
 		})
 	}
+}
+
+// HAProxyRelease is a binary's version, as `haproxy -v` prints it.
+type HAProxyRelease struct {
+	Version string // e.g. "2.6.12-1+deb12u4"
+	Major   int
+	Minor   int
+}
+
+var haproxyVersionRE = regexp.MustCompile(`(?m)^HA-?Proxy version ((\d+)\.(\d+)\S*)`)
+
+// HAProxyReleaseOf runs bin -v and parses the version; it fails the test
+// if there is none.
+func HAProxyReleaseOf(t testing.TB, bin string) HAProxyRelease {
+	t.Helper()
+	out, err := exec.Command(bin, "-v").CombinedOutput()
+	m := haproxyVersionRE.FindStringSubmatch(string(out))
+	if err != nil || m == nil {
+		t.Fatalf("%s -v: %v\n%s", bin, err, out)
+	}
+	major, _ := strconv.Atoi(m[2])
+	minor, _ := strconv.Atoi(m[3])
+	return HAProxyRelease{Version: m[1], Major: major, Minor: minor}
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

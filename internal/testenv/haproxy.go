@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,7 +17,7 @@ type HAProxy struct {
 	Config       string
 	MasterSocket string
 	cmd          *exec.Cmd
-	log          *bytes.Buffer
+	log          *LockedBuffer
 }
 
 // StartHAProxy runs bin -W -S DIR/master.sock -f config, waits for the
@@ -26,7 +25,7 @@ type HAProxy struct {
 func StartHAProxy(t testing.TB, bin, config string) *HAProxy {
 	t.Helper()
 	dir := filepath.Dir(config)
-	h := &HAProxy{Bin: bin, Config: config, MasterSocket: filepath.Join(dir, "master.sock"), log: &bytes.Buffer{}}
+	h := &HAProxy{Bin: bin, Config: config, MasterSocket: filepath.Join(dir, "master.sock"), log: &LockedBuffer{}}
 	h.cmd = exec.Command(bin, "-W", "-S", h.MasterSocket, "-f", config, "-p", filepath.Join(dir, "haproxy.pid"))
 	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
 	if err := h.cmd.Start(); err != nil {
@@ -67,7 +66,7 @@ func (h *HAProxy) Stop() {
 	h.cmd = nil
 }
 
-// Version is the binary's version line.
+// HAProxyVersion is the binary's version line.
 func HAProxyVersion(bin string) string {
 	out, _ := exec.Command(bin, "-v").Output()
 	line, _, _ := strings.Cut(string(out), "\n")
