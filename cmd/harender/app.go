@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,6 +26,7 @@ const appHelp = `harender watches Consul's catalog and renders consul-template-s
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:                 "harender",
+		Version:              version(),
 		Usage:                "keep HAProxy in step with Consul, without dropping a request",
 		Description:          appHelp,
 		Writer:               stdout,
@@ -112,4 +114,12 @@ func envName(flag string) string {
 
 func usageError(format string, a ...any) error {
 	return withCode(exitConfig, fmt.Errorf(format, a...))
+}
+
+// version is the module version harender was built at, or "dev".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }

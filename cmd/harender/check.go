@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/harender/harender/watch"
 )
 
 func checkCommand(stderr io.Writer) *cli.Command {
@@ -29,8 +31,19 @@ Examples:
 			if err != nil {
 				return withCode(exitConfig, err)
 			}
+			// A dry execution with no data catches what parsing cannot, such
+			// as a built-in template's missing param; errors that only mean
+			// "no data yet" are not reported.
+			if _, err := renderAll(jobs, noData{}); err != nil {
+				return withCode(exitConfig, err)
+			}
 			fmt.Fprintf(c.App.Writer, "ok: %d template(s)\n", len(jobs))
 			return nil
 		},
 	}
 }
+
+// noData is a Recaller with no data at all.
+type noData struct{}
+
+func (noData) Get(watch.Dependency) (any, bool) { return nil, false }

@@ -1,0 +1,4 @@
+template {
+  builtin = "gateway"
+  destination = "out"
+}
