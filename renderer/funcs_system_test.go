@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -26,6 +27,9 @@ func TestSystemFuncs(t *testing.T) {
 func TestPlugin(t *testing.T) {
 	for _, bin := range []string{"echo", "sh"} {
 		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not found: %v", bin, err)
+			}
 			t.Skipf("%s not found: %v", bin, err)
 		}
 	}

@@ -250,17 +250,8 @@ func TestIntegration(t *testing.T) {
 // each value through its toJSON, and compares with json.Marshal of what our
 // queries return: same fields, same order, same types.
 func sameAsConsulTemplate(t *testing.T, a *testenv.Consul) {
-	bin := os.Getenv("CONSUL_TEMPLATE_BIN")
-	if bin == "" {
-		bin = filepath.Join(testenv.RepoBin(), "consul-template")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		if p, err := exec.LookPath("consul-template"); err == nil {
-			bin = p
-		} else {
-			t.Skip("consul-template binary not found; set CONSUL_TEMPLATE_BIN")
-		}
-	}
+	bin := testenv.Require(t, "consul-template", os.Getenv("CONSUL_TEMPLATE_BIN"),
+		filepath.Join(testenv.RepoBin(), "consul-template"), "consul-template")
 
 	mk := func(d Dependency, err error) Dependency {
 		if err != nil {
