@@ -48,6 +48,7 @@ func helperFuncs(lookupEnv func(string) (string, bool)) template.FuncMap {
 
 // helperFuncsAt is helperFuncs with the clock behind timestamp made explicit.
 func helperFuncsAt(lookupEnv func(string) (string, bool), now func() time.Time) template.FuncMap {
+	regexps := &regexCache{}
 	m := template.FuncMap{
 		// Services and key/value pairs.
 		"byKey":  fnByKey,
@@ -71,8 +72,8 @@ func helperFuncsAt(lookupEnv func(string) (string, bool), now func() time.Time) 
 		// Strings.
 		"indent":          fnIndent,
 		"join":            fnJoin,
-		"regexMatch":      fnRegexMatch,
-		"regexReplaceAll": fnRegexReplaceAll,
+		"regexMatch":      regexps.match,
+		"regexReplaceAll": regexps.replaceAll,
 		"replaceAll":      fnReplaceAll,
 		"split":           fnSplit,
 		"splitToMap":      fnSplitToMap,

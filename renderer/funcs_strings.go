@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
@@ -60,24 +61,57 @@ func fnReplaceAll(from, to, s string) (string, error) {
 	return strings.ReplaceAll(s, from, to), nil
 }
 
-// fnRegexReplaceAll replaces every match of re in s with repl, which may
+// replaceAll replaces every match of re in s with repl, which may
 // refer to groups as $1 or ${name}. A bad expression is the regexp error,
 // unwrapped, as in consul-template.
-func fnRegexReplaceAll(re, repl, s string) (string, error) {
-	compiled, err := regexp.Compile(re)
+func (c *regexCache) replaceAll(re, repl, s string) (string, error) {
+	compiled, err := c.compile(re)
 	if err != nil {
 		return "", err
 	}
 	return compiled.ReplaceAllString(s, repl), nil
 }
 
-// fnRegexMatch reports whether s contains a match of re.
-func fnRegexMatch(re, s string) (bool, error) {
-	compiled, err := regexp.Compile(re)
+// match reports whether s contains a match of re.
+func (c *regexCache) match(re, s string) (bool, error) {
+	compiled, err := c.compile(re)
 	if err != nil {
 		return false, err
 	}
 	return compiled.MatchString(s), nil
+}
+
+// regexCache compiles each expression once per template, not once per
+// call: a range over 1,000 instances otherwise spends most of its time and
+// memory compiling the same pattern.
+type regexCache struct {
+	mu sync.Mutex
+	m  map[string]*regexp.Regexp
+}
+
+// maxCachedRegexps bounds the cache; beyond it, patterns are compiled per call.
+const maxCachedRegexps = 256
+
+func (c *regexCache) compile(re string) (*regexp.Regexp, error) {
+	c.mu.Lock()
+	compiled, ok := c.m[re]
+	c.mu.Unlock()
+	if ok {
+		return compiled, nil
+	}
+	compiled, err := regexp.Compile(re)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*regexp.Regexp{}
+	}
+	if len(c.m) < maxCachedRegexps {
+		c.m[re] = compiled
+	}
+	c.mu.Unlock()
+	return compiled, nil
 }
 
 // fnSplit splits s, after trimming space around it, at every sep; an empty
