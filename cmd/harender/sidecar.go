@@ -137,11 +137,17 @@ func (s *sidecar) reparse(path string) {
 	s.jobs = jobs
 }
 
-// reconfigure switches to a new config after SIGHUP, if it is whole.
+// reconfigure switches to a new config after SIGHUP, if it is whole:
+// templates, wait and haproxy settings. The Consul connection, the listen
+// address and logging stay as they started.
 func (s *sidecar) reconfigure(cfg Config) error {
 	jobs, err := parseTemplates(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Consul != s.cfg.Consul || cfg.Listen != s.cfg.Listen || cfg.LogLevel != s.cfg.LogLevel || cfg.LogFormat != s.cfg.LogFormat {
+		s.log.Warn("SIGHUP: changes to consul, listen and log settings take effect at the next start")
+		cfg.Consul, cfg.Listen, cfg.LogLevel, cfg.LogFormat = s.cfg.Consul, s.cfg.Listen, s.cfg.LogLevel, s.cfg.LogFormat
 	}
 	s.cfg, s.jobs, s.editErr = cfg, jobs, nil
 	s.hap.cfg = cfg.HAProxy
