@@ -92,7 +92,7 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 	log.Info("started", "templates", len(jobs), "haproxy_config", cfg.HAProxy.Config, "reload", cfg.HAProxy.Reload)
 
 	q := newQuiescence(cfg.Wait)
-	defer q.reset()
+	defer func() { q.reset() }()
 	s.render(ctx, "start")
 	for {
 		select {
@@ -123,6 +123,8 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 				log.Error("SIGHUP: new config refused; the old one stays in force", "error", err)
 				continue
 			}
+			q.reset()
+			q = newQuiescence(s.cfg.Wait)
 			files.Close()
 			if files, err = watch.WatchFiles(ctx, sourcePaths(s.jobs), log); err != nil {
 				return withCode(exitConfig, err)
