@@ -74,6 +74,15 @@ func newMetrics() *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
+	// Known label values start at 0, so that they show before they happen.
+	for _, r := range []string{"changed", "unchanged", "error"} {
+		m.renders.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "failed"} {
+		m.reloads.WithLabelValues(r)
+		m.runtimeUpdates.WithLabelValues(r)
+		m.commands.WithLabelValues(r)
+	}
 	m.reg.MustRegister(m.renders, m.templateErrors, m.reloads, m.runtimeUpdates, m.checkFailures,
 		m.commands, m.consulRequests, m.consulErrors, m.dependencies, m.lastApply, m.applyLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
