@@ -8,7 +8,8 @@ import (
 	"github.com/harender/harender/watch"
 )
 
-// consulFuncs are the template functions that read Consul data. Each one
+// consulFuncs are the template functions that read Consul data (and
+// `file`, which rides the same dependency machinery). Each one
 // names its dependency, records it as used, and returns empty data (and
 // records it as missing) until the data has arrived: the same contract as
 // consul-template, so the same templates work.
@@ -20,6 +21,7 @@ type consulFuncs struct {
 func (c consulFuncs) funcMap() template.FuncMap {
 	return template.FuncMap{
 		"datacenters":  c.datacenters,
+		"file":         c.file,
 		"key":          c.key,
 		"keyExists":    c.keyExists,
 		"keyOrDefault": c.keyOrDefault,
@@ -66,6 +68,21 @@ func (c consulFuncs) datacenters(ignore ...bool) ([]string, error) {
 		return v.([]string), nil
 	}
 	return result, nil
+}
+
+// file is a local file's contents, re-read when it changes.
+func (c consulFuncs) file(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	d, err := watch.NewFileQuery(strings.TrimSpace(s))
+	if err != nil {
+		return "", err
+	}
+	if v, ok := c.recall(d); ok && v != nil {
+		return v.(string), nil
+	}
+	return "", nil
 }
 
 func (c consulFuncs) key(s string) (string, error) {

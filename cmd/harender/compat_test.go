@@ -48,6 +48,11 @@ func TestConsulTemplateCompat(t *testing.T) {
 	// inherits the environment, harender runs in this process.
 	t.Setenv("COMPAT_TEST_VAR", "compat value with spaces")
 	t.Setenv("COMPAT_TEST_EMPTY_VAR", "")
+	fileData, err := filepath.Abs("../../testdata/compat/file-data.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COMPAT_FILE", fileData) // read by file in 20-file.tmpl
 	os.Unsetenv("COMPAT_TEST_UNSET_VAR")
 
 	consul := testenv.StartConsul(t)
