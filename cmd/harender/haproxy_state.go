@@ -40,8 +40,8 @@ func newHAProxyState(cfg HAProxyConfig, m *metrics, log *slog.Logger) *haproxySt
 }
 
 // apply stages out as HAProxy's config, checks it, and brings HAProxy along:
-// through the runtime API when only servers' address, weight or state
-// changed, else with a reload (at most one per min_reload_interval).
+// through the runtime API when only servers changed (see haproxy.Plan),
+// else with a reload (at most one per min_reload_interval).
 func (h *haproxyState) apply(ctx context.Context, j *job, out []byte, reason string) (bool, error) {
 	dest := j.cfg.Destination
 	if renderer.Unchanged(dest, out) {
