@@ -48,6 +48,7 @@ func sourceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read the HCL config `FILE`", EnvVars: []string{"HARENDER_CONFIG"}},
 		&cli.StringSliceFlag{Name: "template", Aliases: []string{"t"}, Usage: "render template `SRC:DEST` (repeatable; adds to the config file's)", EnvVars: []string{"HARENDER_TEMPLATE"}},
 		&cli.StringFlag{Name: "consul-addr", Usage: "Consul HTTP `ADDRESS` (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)", EnvVars: []string{"HARENDER_CONSUL_ADDR"}},
+		durationFlag("max-stale", 0, "allow reads from any Consul server up to `DURATION` stale"),
 		&cli.StringFlag{Name: "consul-token-file", Usage: "read the Consul ACL token from `FILE` (or set CONSUL_HTTP_TOKEN)", EnvVars: []string{"HARENDER_CONSUL_TOKEN_FILE"}},
 		&cli.StringFlag{Name: "haproxy-config", Usage: "the destination that is HAProxy's main config `FILE`: only it is checked with haproxy -c and reloaded", EnvVars: []string{"HARENDER_HAPROXY_CONFIG"}},
 		&cli.StringFlag{Name: "haproxy-bin", Usage: "HAProxy `BINARY` for haproxy -c (default \"haproxy\")", EnvVars: []string{"HARENDER_HAPROXY_BIN"}},

@@ -4,27 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/renderer"
 )
 
-// written is what one write of all outputs changed.
-type written struct {
-	dests []string
-	// haproxy is set when HAProxy's main config changed; old is its
-	// previous content (nil if there was none).
-	haproxy bool
-	old     []byte
-	hash    string
-}
-
 // writeOutputs stages every changed output, checks HAProxy's candidate
 // with haproxy -c, and only then moves them all into place. When HAProxy
-// rejects its candidate, nothing is written and the candidate is kept.
-func writeOutputs(ctx context.Context, cfg Config, jobs []*job, outputs [][]byte, log *slog.Logger) (written, error) {
-	var w written
+// rejects its candidate, nothing is written and the candidate is kept. It
+// returns the destinations it changed.
+func writeOutputs(ctx context.Context, cfg Config, jobs []*job, outputs [][]byte, log *slog.Logger) ([]string, error) {
+	var dests []string
 	var staged []*renderer.Staged
 	discard := func() {
 		for _, s := range staged {
@@ -40,16 +30,13 @@ func writeOutputs(ctx context.Context, cfg Config, jobs []*job, outputs [][]byte
 		s, err := renderer.Stage(dest, out, writeOptions(j.cfg))
 		if err != nil {
 			discard()
-			return w, withCode(exitConfig, err)
+			return nil, withCode(exitConfig, err)
 		}
 		if j.isHAProxy(cfg.HAProxy) {
-			if err := haproxy.Check(ctx, cfg.HAProxy.Binary, s.Path); err != nil {
+			if err := checkStaged(ctx, cfg.HAProxy.Binary, s); err != nil {
 				discard()
-				return w, withCode(exitConfig, fmt.Errorf("%s left as it was; the rejected candidate is kept at %s: %w", dest, s.Path, err))
+				return nil, withCode(exitConfig, err)
 			}
-			w.haproxy = true
-			w.old, _ = os.ReadFile(dest)
-			w.hash = shortHash(out)
 		}
 		staged = append(staged, s)
 	}
@@ -58,11 +45,20 @@ func writeOutputs(ctx context.Context, cfg Config, jobs []*job, outputs [][]byte
 			for _, rest := range staged[i:] {
 				rest.Discard()
 			}
-			return w, withCode(exitConfig, err)
+			return dests, withCode(exitConfig, err)
 		}
-		w.dests = append(w.dests, s.Dest)
+		dests = append(dests, s.Dest)
 	}
-	return w, nil
+	return dests, nil
+}
+
+// checkStaged runs haproxy -c on a staged config. On rejection the
+// candidate is kept, and the error says where, quoting HAProxy.
+func checkStaged(ctx context.Context, binary string, s *renderer.Staged) error {
+	if err := haproxy.Check(ctx, binary, s.Path); err != nil {
+		return fmt.Errorf("%s left as it was; the rejected candidate is kept at %s: %w", s.Dest, s.Path, err)
+	}
+	return nil
 }
 
 // reload reloads HAProxy through the master socket and confirms it.

@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
 
-	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/internal/testenv"
 )
 
@@ -38,14 +37,7 @@ func TestRunReloadStormIsBounded(t *testing.T) {
 			time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond)))
 		}
 		t.Logf("200 changes in %s", time.Since(start).Round(time.Millisecond))
-		var reloads float64
-		var procs haproxy.Procs
-		waitFor(t, r, "the last change to be reloaded", func() bool {
-			var err error
-			procs, err = (&haproxy.Master{Path: s.master}).ShowProc(t.Context())
-			reloads = r.metric(t, `harender_haproxy_reloads_total{result="ok"}`)
-			return err == nil && stormHeader(s.bind) == "200" && float64(procs.Master.Reloads) == reloads
-		})
+		reloads, procs := r.waitReloadsAgree(t, s.master, func() bool { return stormHeader(s.bind) == "200" })
 		t.Logf("%s: %.0f reloads for 200 changes (show proc: %d)", testenv.HAProxyVersion(bin), reloads, procs.Master.Reloads)
 		// 2s of changes at one reload per second, plus the first and the
 		// last: no more than 4.

@@ -185,14 +185,7 @@ func TestRunFollowsConsul(t *testing.T) {
 		}
 		// Every reload HAProxy saw is one harender confirmed; deferred
 		// ones may still be due, so wait for the two to agree.
-		var reloads float64
-		var procs haproxy.Procs
-		waitFor(t, r, "show proc and /metrics to agree", func() bool {
-			var err error
-			procs, err = (&haproxy.Master{Path: s.master}).ShowProc(t.Context())
-			reloads = r.metric(t, `harender_haproxy_reloads_total{result="ok"}`)
-			return err == nil && float64(procs.Master.Reloads) == reloads
-		})
+		reloads, procs := r.waitReloadsAgree(t, s.master, func() bool { return true })
 		t.Logf("%s: %d requests ok, %d failed, across %.0f reloads", testenv.HAProxyVersion(bin), ok, failed, reloads)
 		// Three changes needed a reload (two edits, SIGHUP); those less
 		// than min_reload_interval apart merge into one.
@@ -200,6 +193,21 @@ func TestRunFollowsConsul(t *testing.T) {
 			t.Errorf("reloads = %.0f (failed %d), want 1 to 3 and none failed", reloads, procs.Master.Failed)
 		}
 	})
+}
+
+// waitReloadsAgree waits until done holds and every reload HAProxy's
+// show proc counts is one /metrics counts as confirmed; it returns both.
+func (r *sidecarRun) waitReloadsAgree(t *testing.T, master string, done func() bool) (float64, haproxy.Procs) {
+	t.Helper()
+	var reloads float64
+	var procs haproxy.Procs
+	waitFor(t, r, "show proc and /metrics to agree", func() bool {
+		var err error
+		procs, err = (&haproxy.Master{Path: master}).ShowProc(t.Context())
+		reloads = r.metric(t, `harender_haproxy_reloads_total{result="ok"}`)
+		return err == nil && done() && float64(procs.Master.Reloads) == reloads
+	})
+	return reloads, procs
 }
 
 func waitFor(t *testing.T, r *sidecarRun, what string, cond func() bool) {

@@ -51,9 +51,9 @@ func (h *haproxyState) apply(ctx context.Context, j *job, out []byte, reason str
 	if err != nil {
 		return false, err
 	}
-	if err := haproxy.Check(ctx, h.cfg.Binary, st.Path); err != nil {
+	if err := checkStaged(ctx, h.cfg.Binary, st); err != nil {
 		h.m.checkFailures.Inc()
-		return false, fmt.Errorf("%s left as it was; the rejected candidate is kept at %s: %w", dest, st.Path, err)
+		return false, err
 	}
 	hash := shortHash(out)
 	if h.tryRuntime(ctx, out, hash, reason) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -146,5 +145,3 @@ func shortHash(b []byte) string {
 func writeOptions(tc TemplateConfig) renderer.WriteOptions {
 	return renderer.WriteOptions{Perms: os.FileMode(tc.Perms), Backup: tc.Backup, CreateDestDirs: tc.CreateDestDirs}
 }
-
-var errRejected = errors.New("haproxy -c rejected the candidate")

@@ -36,7 +36,6 @@ Examples:
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing; print a diff per destination; exit 1 if any differs", EnvVars: []string{"HARENDER_DRY_RUN"}},
 			&cli.BoolFlag{Name: "reload", Usage: "reload HAProxy through the master socket after writing, and confirm it", EnvVars: []string{"HARENDER_RELOAD"}},
 			durationFlag("timeout", 60*time.Second, "give up (exit 3) when Consul has not answered every query within `DURATION`"),
-			durationFlag("max-stale", 0, "allow reads from any Consul server up to `DURATION` stale"),
 		),
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c)
@@ -93,14 +92,14 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 		}
 		return nil
 	}
-	res, err := writeOutputs(ctx, cfg, jobs, p.outputs, log)
+	dests, err := writeOutputs(ctx, cfg, jobs, p.outputs, log)
 	if err != nil {
 		return err
 	}
-	for _, d := range res.dests {
+	for _, d := range dests {
 		log.Info("rendered", "destination", d, "reason", "render")
 	}
-	if len(res.dests) == 0 {
+	if len(dests) == 0 {
 		log.Info("nothing changed", "templates", len(jobs))
 	}
 	if !f.reload {

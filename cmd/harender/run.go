@@ -37,7 +37,6 @@ Examples:
    curl -s 127.0.0.1:9120/healthz; curl -s 127.0.0.1:9120/metrics | grep harender_`,
 		Flags: append(sourceFlags(),
 			&cli.StringFlag{Name: "listen", Usage: "serve /metrics and /healthz on `ADDRESS`", EnvVars: []string{"HARENDER_LISTEN"}},
-			durationFlag("max-stale", 0, "allow reads from any Consul server up to `DURATION` stale"),
 		),
 		Action: func(c *cli.Context) error {
 			load := func() (Config, error) {

@@ -42,10 +42,8 @@ func (s *sidecar) markChange() {
 // HAProxy's running config stay as they are.
 func (s *sidecar) render(ctx context.Context, reason string) {
 	p, err := renderAll(s.jobs, s.w.Snapshot())
-	if p != nil {
-		s.w.Watch(ctx, p.used)
-		s.m.dependencies.Set(float64(len(p.used)))
-	}
+	s.w.Watch(ctx, p.used)
+	s.m.dependencies.Set(float64(len(p.used)))
 	if err != nil {
 		s.fail("render failed; keeping the last good output", err)
 		s.m.renders.WithLabelValues("error").Inc()
