@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -63,6 +64,16 @@ func fnTimestamp(now func() time.Time) func(...string) (string, error) {
 				", but got %d", len(s))
 		}
 	}
+}
+
+// execFuncs are the functions that run programs. Under noExec they run
+// nothing and give "", as a function whose data has not arrived does: a
+// program may have side effects, and check must need nothing.
+func execFuncs(noExec bool) template.FuncMap {
+	if noExec {
+		return template.FuncMap{"plugin": func(string, ...string) (string, error) { return "", nil }}
+	}
+	return template.FuncMap{"plugin": fnPlugin}
 }
 
 // fnPlugin runs the command name with args (each trimmed of space, empty

@@ -3,6 +3,7 @@ package renderer
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -38,4 +39,47 @@ func TestPlugin(t *testing.T) {
 		{name: "args trimmed and empty dropped", tmpl: `{{ plugin "echo" " a " "" "\n" "b" }}`, want: "a b"},
 		{name: "failure quotes output", tmpl: `{{ plugin "sh" "-c" "echo out; echo err >&2; exit 3" }}`, wantErr: "error calling plugin: exec \"sh\": exit status 3\n\nstdout:\n\nout\n\n\nstderr:\n\nerr\n"},
 	})
+}
+
+// TestPluginNoExec checks that under NoExec plugin runs nothing and gives
+// "", whether set when parsing or on a parsed template.
+func TestPluginNoExec(t *testing.T) {
+	if _, err := exec.LookPath("touch"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("touch not found: %v", err)
+		}
+		t.Skipf("touch not found: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		parse   Options
+		noExec  bool
+		want    string
+		wantRan bool
+	}{
+		{name: "runs by default", want: "[]", wantRan: true},
+		{name: "Options.NoExec", parse: Options{NoExec: true}, want: "[]"},
+		{name: "WithNoExec", noExec: true, want: "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			marker := filepath.Join(t.TempDir(), "ran")
+			tmpl, err := Parse("t", `[{{ plugin "touch" "`+marker+`" }}]`, tc.parse)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.noExec {
+				tmpl = tmpl.WithNoExec()
+			}
+			res, err := tmpl.Execute(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Output) != tc.want {
+				t.Errorf("output %q, want %q", res.Output, tc.want)
+			}
+			if _, err := os.Stat(marker); (err == nil) != tc.wantRan {
+				t.Errorf("plugin ran: %v, want %v", err == nil, tc.wantRan)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ package renderer
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"text/template"
 
@@ -27,6 +28,10 @@ type Options struct {
 	// Params are read by param and paramOr: the settings of a built-in
 	// template, set in its template block.
 	Params map[string]string
+	// NoExec makes the functions that run programs (plugin) return ""
+	// without running anything, for a check that must need nothing and
+	// change nothing.
+	NoExec bool
 }
 
 // Template is a parsed template, named by its path so that errors say
@@ -82,6 +87,13 @@ func ParseFile(path string, o Options) (*Template, error) {
 // Name is the template's name, usually its path.
 func (t *Template) Name() string { return t.name }
 
+// WithNoExec returns t executing as under Options.NoExec.
+func (t *Template) WithNoExec() *Template {
+	c := *t
+	c.opts.NoExec = true
+	return &c
+}
+
 // Execute renders the template with the data r holds. Functions whose data
 // has not arrived yield empty values and are listed in Result.Missing. On a
 // template error the Result is still returned, without Output.
@@ -118,6 +130,7 @@ func (t *Template) boundFuncs(tmpl *template.Template, r Recaller, used, missing
 		return s
 	}
 	m["executeTemplate"] = executeTemplate(tmpl)
+	maps.Copy(m, execFuncs(t.opts.NoExec))
 	return m
 }
 

@@ -79,11 +79,22 @@ func loadConfig(c *cli.Context) (Config, error) {
 		cfg.Templates = append(cfg.Templates, t)
 	}
 	set(&cfg.Consul.Client.Address, c.String("consul-addr"))
-	set(&cfg.Consul.Client.TokenFile, c.String("consul-token-file"))
-	set(&cfg.HAProxy.Config, c.String("haproxy-config"))
 	set(&cfg.HAProxy.Binary, c.String("haproxy-bin"))
-	set(&cfg.HAProxy.MasterSocket, c.String("master-socket"))
-	set(&cfg.HAProxy.RuntimeSocket, c.String("runtime-socket"))
+	for _, f := range []struct {
+		dst  *string
+		flag string
+	}{
+		{&cfg.Consul.Client.TokenFile, "consul-token-file"},
+		{&cfg.HAProxy.Config, "haproxy-config"},
+		{&cfg.HAProxy.MasterSocket, "master-socket"},
+		{&cfg.HAProxy.RuntimeSocket, "runtime-socket"},
+	} {
+		path, err := absPath(c.String(f.flag))
+		if err != nil {
+			return cfg, fmt.Errorf("--%s: %w", f.flag, err)
+		}
+		set(f.dst, path)
+	}
 	set(&cfg.LogLevel, c.String("log-level"))
 	set(&cfg.LogFormat, c.String("log-format"))
 	if c.IsSet("max-stale") {

@@ -33,7 +33,11 @@ Examples:
 			}
 			// A dry execution with no data catches what parsing cannot, such
 			// as a built-in template's missing param; errors that only mean
-			// "no data yet" are not reported.
+			// "no data yet" are not reported. It runs no program (plugin):
+			// check needs nothing and changes nothing.
+			for _, j := range jobs {
+				j.tmpl = j.tmpl.WithNoExec()
+			}
 			if _, err := renderAll(jobs, noData{}); err != nil {
 				return withCode(exitConfig, err)
 			}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +41,7 @@ type WaitConfig struct {
 	Min, Max time.Duration
 }
 
-// TemplateConfig is one template block.
+// TemplateConfig is one template block. Its paths are absolute.
 type TemplateConfig struct {
 	Source, Contents, Builtin string
 	Params                    map[string]string
@@ -51,6 +53,10 @@ type TemplateConfig struct {
 	ErrMissingKey             bool
 	Command                   []string
 	CommandTimeout            time.Duration
+	// shown is Source, or Destination for inline contents, as the user
+	// wrote it (joined to the config file's directory as given), so that
+	// errors read like the command line.
+	shown string
 }
 
 // Name is how the template is named in errors and logs: its path, or
@@ -58,15 +64,16 @@ type TemplateConfig struct {
 func (t TemplateConfig) Name() string {
 	switch {
 	case t.Source != "":
-		return t.Source
+		return cmp.Or(t.shown, t.Source)
 	case t.Builtin != "":
 		return "builtin:" + t.Builtin
 	default:
-		return t.Destination + " (contents)"
+		return cmp.Or(t.shown, t.Destination) + " (contents)"
 	}
 }
 
-// HAProxyConfig says where HAProxy is and how changes reach it.
+// HAProxyConfig says where HAProxy is and how changes reach it. Its paths
+// are absolute.
 type HAProxyConfig struct {
 	Binary            string
 	Config            string
@@ -74,6 +81,9 @@ type HAProxyConfig struct {
 	RuntimeSocket     string
 	Reload            string
 	MinReloadInterval time.Duration
+	// ReconcileInterval is how often what HAProxy reports is compared with
+	// what was rendered; 0 never.
+	ReconcileInterval time.Duration
 	ServerStateFile   string
 	Start             bool
 	PIDFile           string
@@ -87,6 +97,7 @@ func defaultConfig() Config {
 			Binary:            "haproxy",
 			Reload:            "auto",
 			MinReloadInterval: time.Second,
+			ReconcileInterval: 10 * time.Second,
 		},
 		LogLevel:  "info",
 		LogFormat: "text",
@@ -121,9 +132,9 @@ func (c *Config) fromFile(p *parsedFile) error {
 		if s := b.SSL; s != nil {
 			cl.SSL = s.Enabled != nil && *s.Enabled
 			cl.InsecureSkipVerify = s.Verify != nil && !*s.Verify
-			set(&cl.CAFile, s.CACert)
-			set(&cl.CertFile, s.Cert)
-			set(&cl.KeyFile, s.Key)
+			set(&cl.CAFile, p.path(s.CACert))
+			set(&cl.CertFile, p.path(s.Cert))
+			set(&cl.KeyFile, p.path(s.Key))
 			set(&cl.ServerName, s.ServerName)
 		}
 		if r := b.Retry; r != nil {
@@ -136,7 +147,7 @@ func (c *Config) fromFile(p *parsedFile) error {
 		dur(w.Max, &c.Wait.Max, "max", 0, "wait")
 	}
 	if h := p.HAProxy; h != nil {
-		set(&c.HAProxy.Binary, h.Binary)
+		set(&c.HAProxy.Binary, p.command(h.Binary))
 		set(&c.HAProxy.Config, p.path(h.Config))
 		set(&c.HAProxy.MasterSocket, p.path(h.MasterSocket))
 		set(&c.HAProxy.RuntimeSocket, p.path(h.RuntimeSocket))
@@ -152,6 +163,7 @@ func (c *Config) fromFile(p *parsedFile) error {
 			}
 		}
 		dur(h.MinReloadInterval, &c.HAProxy.MinReloadInterval, "min_reload_interval", 0, "haproxy")
+		dur(h.ReconcileInterval, &c.HAProxy.ReconcileInterval, "reconcile_interval", 0, "haproxy")
 	}
 	for i, b := range p.Templates {
 		t := TemplateConfig{
@@ -174,6 +186,7 @@ func (c *Config) fromFile(p *parsedFile) error {
 		if n := countSet(t.Source, t.Contents, t.Builtin); n != 1 {
 			errs = append(errs, &posError{rng: p.at("", i, "template"), msg: "template: set exactly one of source, contents or builtin"})
 		}
+		t.shown = p.shown(cmp.Or(t.Source, t.Destination))
 		t.Source, t.Destination = p.path(t.Source), p.path(t.Destination)
 		c.Templates = append(c.Templates, t)
 	}
@@ -211,13 +224,31 @@ func (c *Config) finish() error {
 	return nil
 }
 
-// templateFlag parses --template SRC:DEST.
+// templateFlag parses --template SRC:DEST, making both paths absolute.
 func templateFlag(s string) (TemplateConfig, error) {
 	src, dest, ok := strings.Cut(s, ":")
 	if !ok || src == "" || dest == "" {
 		return TemplateConfig{}, fmt.Errorf("--template %q: want SRC:DEST", s)
 	}
-	return TemplateConfig{Source: src, Destination: dest, CreateDestDirs: true}, nil
+	t := TemplateConfig{shown: src, CreateDestDirs: true}
+	var err error
+	if t.Source, err = absPath(src); err != nil {
+		return t, fmt.Errorf("--template %q: %w", s, err)
+	}
+	if t.Destination, err = absPath(dest); err != nil {
+		return t, fmt.Errorf("--template %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// absPath makes a path from the command line absolute against the working
+// directory, so that nothing later depends on where harender was started:
+// HAProxy, for one, takes a relative socket path for host:port.
+func absPath(s string) (string, error) {
+	if s == "" || filepath.IsAbs(s) {
+		return s, nil
+	}
+	return filepath.Abs(s)
 }
 
 func set(dst *string, v string) {

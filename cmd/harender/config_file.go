@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -75,6 +76,7 @@ type haproxyBlock struct {
 	RuntimeSocket     string `hcl:"runtime_socket,optional"`
 	Reload            string `hcl:"reload,optional"`
 	MinReloadInterval string `hcl:"min_reload_interval,optional"`
+	ReconcileInterval string `hcl:"reconcile_interval,optional"`
 	ServerStateFile   string `hcl:"server_state_file,optional"`
 	Start             bool   `hcl:"start,optional"`
 	PIDFile           string `hcl:"pid_file,optional"`
@@ -85,15 +87,36 @@ type haproxyBlock struct {
 type parsedFile struct {
 	fileConfig
 	body *hclsyntax.Body
-	dir  string
+	// dir is the file's directory, absolute; givenDir is the same as the
+	// user named it (relative when --config was), for errors.
+	dir, givenDir string
 }
 
-// path resolves a path in the file against the file's own directory.
+// path resolves a path in the file against the file's own directory, to
+// an absolute path whatever the working directory.
 func (p *parsedFile) path(s string) string {
 	if s == "" || filepath.IsAbs(s) {
 		return s
 	}
 	return filepath.Join(p.dir, s)
+}
+
+// shown is a path in the file as the user would name it: against the
+// directory of the config file as the user named it.
+func (p *parsedFile) shown(s string) string {
+	if s == "" || filepath.IsAbs(s) {
+		return s
+	}
+	return filepath.Join(p.givenDir, s)
+}
+
+// command resolves a program: a bare name is looked up in $PATH when it
+// runs, a path with a slash is a path like any other.
+func (p *parsedFile) command(s string) string {
+	if !strings.ContainsRune(s, '/') {
+		return s
+	}
+	return p.path(s)
 }
 
 // readConfigFile parses and strictly decodes the HCL file at path.
@@ -111,7 +134,10 @@ func readConfigFile(path string) (*parsedFile, error) {
 		return nil, diagError(diags)
 	}
 	pf.body = f.Body.(*hclsyntax.Body)
-	pf.dir = filepath.Dir(path)
+	pf.givenDir = filepath.Dir(path)
+	if pf.dir, err = filepath.Abs(pf.givenDir); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return &pf, nil
 }
 
