@@ -48,7 +48,6 @@ func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, str
 	if !slices.Equal(kept, keptNew) {
 		return nil, nil, "servers reordered"
 	}
-	defaults := defaultServerArgs(c, new)
 	var adds []ServerAdd
 	for _, s := range new.Servers {
 		if slices.Contains(oldNames, s.Name) {
@@ -57,14 +56,7 @@ func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, str
 		if reason := dynamicServer(s); reason != "" {
 			return nil, nil, fmt.Sprintf("server %s added: %s", s.Name, reason)
 		}
-		args := append(slices.Clone(defaults), s.Rest...)
-		if s.Weight >= 0 {
-			args = append(args, "weight", fmt.Sprint(s.Weight))
-		}
-		adds = append(adds, ServerAdd{
-			Backend: new.Name, Server: s.Name, Address: s.Address, Args: args,
-			Check: slices.Contains(args, "check"), Disabled: s.Disabled,
-		})
+		adds = append(adds, serverAdd(c, new, s))
 	}
 	var dels []ServerDel
 	for _, n := range oldNames {

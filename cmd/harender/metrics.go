@@ -13,26 +13,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/harender/harender/internal/apply"
 )
 
-// metrics are the sidecar's Prometheus metrics, on their own registry.
+// metrics are the sidecar's Prometheus metrics, on their own registry,
+// and what /healthz answers.
 type metrics struct {
 	reg            *prometheus.Registry
+	engine         *apply.Metrics
 	renders        *prometheus.CounterVec
 	templateErrors prometheus.Gauge
-	reloads        *prometheus.CounterVec
-	runtimeUpdates *prometheus.CounterVec
-	checkFailures  prometheus.Counter
-	commands       *prometheus.CounterVec
 	consulRequests *prometheus.CounterVec
 	consulErrors   *prometheus.CounterVec
 	dependencies   prometheus.Gauge
 	lastApply      prometheus.Gauge
 	applyLatency   prometheus.Histogram
 
-	mu        sync.Mutex
-	applied   bool // the first apply has succeeded
-	lastError error
+	mu           sync.Mutex
+	wasApplied   bool                  // the first apply has succeeded
+	templateErr  string                // why the last render failed, or ""
+	waitFor      string                // what the first render still waits for, or ""
+	engineHealth func() (bool, string) // the engine's health
 }
 
 func newMetrics() *metrics {
@@ -44,18 +46,6 @@ func newMetrics() *metrics {
 		templateErrors: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "harender_template_error", Help: "1 while the last render failed with a template error.",
 		}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "harender_haproxy_reloads_total", Help: "HAProxy reloads through the master socket, by result (ok, failed).",
-		}, []string{"result"}),
-		runtimeUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "harender_haproxy_runtime_updates_total", Help: "Changes applied through the runtime API with no reload, by result.",
-		}, []string{"result"}),
-		checkFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "harender_haproxy_check_failures_total", Help: "Candidates that haproxy -c rejected.",
-		}),
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "harender_commands_total", Help: "Template commands run, by result (ok, failed).",
-		}, []string{"result"}),
 		consulRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "harender_consul_requests_total", Help: "HTTP requests to Consul, by endpoint.",
 		}, []string{"endpoint"}),
@@ -74,17 +64,12 @@ func newMetrics() *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
+	m.engine = apply.NewMetrics(m.reg)
 	// Known label values start at 0, so that they show before they happen.
 	for _, r := range []string{"changed", "unchanged", "error"} {
 		m.renders.WithLabelValues(r)
 	}
-	for _, r := range []string{"ok", "failed"} {
-		m.reloads.WithLabelValues(r)
-		m.runtimeUpdates.WithLabelValues(r)
-		m.commands.WithLabelValues(r)
-	}
-	m.reg.MustRegister(m.renders, m.templateErrors, m.reloads, m.runtimeUpdates, m.checkFailures,
-		m.commands, m.consulRequests, m.consulErrors, m.dependencies, m.lastApply, m.applyLatency,
+	m.reg.MustRegister(m.renders, m.templateErrors, m.consulRequests, m.consulErrors, m.dependencies, m.lastApply, m.applyLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -97,31 +82,75 @@ func (m *metrics) observeConsul(endpoint string, err error) {
 	}
 }
 
-// applyResult records the outcome of an apply for /healthz.
-func (m *metrics) applyResult(err error) {
+// applied records an apply after which HAProxy runs what was rendered.
+func (m *metrics) applied() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.lastError = err
-	if err == nil {
-		m.applied = true
-		m.lastApply.SetToCurrentTime()
+	m.wasApplied = true
+	m.lastApply.SetToCurrentTime()
+}
+
+// hasApplied reports whether an apply has ever succeeded.
+func (m *metrics) hasApplied() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.wasApplied
+}
+
+// renderFailed records why the last render failed, or "" once it works.
+func (m *metrics) renderFailed(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.templateErr = reason
+	if reason == "" {
+		m.templateErrors.Set(0)
+	} else {
+		m.templateErrors.Set(1)
 	}
 }
 
-// healthz answers 200 once the first apply has succeeded and the last one
-// did not fail, 503 otherwise.
-func (m *metrics) healthz(w http.ResponseWriter, _ *http.Request) {
+// waiting records what the first render waits for, or "".
+func (m *metrics) waiting(reason string) {
 	m.mu.Lock()
-	applied, err := m.applied, m.lastError
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	m.waitFor = reason
+}
+
+func (m *metrics) setHealth(f func() (bool, string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.engineHealth = f
+}
+
+// health is /healthz's verdict: a one-line reason, with no secret and no
+// template output, or "" when HAProxy runs what was rendered.
+func (m *metrics) health() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	switch {
-	case !applied:
-		http.Error(w, "not applied yet", http.StatusServiceUnavailable)
-	case err != nil:
-		http.Error(w, "last apply failed: "+err.Error(), http.StatusServiceUnavailable)
-	default:
-		fmt.Fprintln(w, "ok")
+	case m.templateErr != "":
+		return m.templateErr
+	case !m.wasApplied && m.waitFor != "":
+		return m.waitFor
 	}
+	if m.engineHealth != nil {
+		if ok, why := m.engineHealth(); !ok {
+			return why
+		}
+	}
+	if !m.wasApplied {
+		return "not applied yet"
+	}
+	return ""
+}
+
+// healthz answers 200 "ok", or 503 with the reason.
+func (m *metrics) healthz(w http.ResponseWriter, _ *http.Request) {
+	if why := m.health(); why != "" {
+		http.Error(w, why, http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
 }
 
 // serve serves /metrics and /healthz on addr until ctx ends.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,11 +16,6 @@ import (
 type job struct {
 	cfg  TemplateConfig
 	tmpl *renderer.Template
-}
-
-// isHAProxy reports whether this job writes HAProxy's main config.
-func (j *job) isHAProxy(h HAProxyConfig) bool {
-	return h.Config != "" && j.cfg.Destination == h.Config
 }
 
 // parseTemplates parses every template, collecting all errors.
@@ -133,15 +126,4 @@ func depNames(deps []watch.Dependency, max int) string {
 		names = append(names, d.String())
 	}
 	return strings.Join(names, ", ")
-}
-
-// shortHash names content in logs.
-func shortHash(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:6])
-}
-
-// writeOptions are a template's write settings.
-func writeOptions(tc TemplateConfig) renderer.WriteOptions {
-	return renderer.WriteOptions{Perms: os.FileMode(tc.Perms), Backup: tc.Backup, CreateDestDirs: tc.CreateDestDirs}
 }

@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/harender/harender/internal/apply"
 	"github.com/harender/harender/renderer"
 	"github.com/harender/harender/watch"
 )
@@ -25,7 +26,10 @@ func renderCommand(stderr io.Writer) *cli.Command {
 
    --dry-run writes nothing: it prints a unified diff of each destination and
    exits as diff(1) does: 0 no difference, 1 differences, 2 error.
-   --reload then reloads HAProxy through its master socket and confirms it.
+   --reload then makes HAProxy run it: through the runtime API when only
+   servers changed, else with one reload on the master socket, confirmed.
+   It asks HAProxy what it runs (show proc, show servers state) rather than
+   assuming: an HAProxy that already runs the rendered config is left alone.
 
 Examples:
    harender render --config /etc/harender/harender.hcl --reload
@@ -34,7 +38,7 @@ Examples:
    harender render --config harender.hcl --dry-run || echo "config would change"`,
 		Flags: append(sourceFlags(),
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing; print a diff per destination; exit 1 if any differs", EnvVars: []string{"HARENDER_DRY_RUN"}},
-			&cli.BoolFlag{Name: "reload", Usage: "reload HAProxy through the master socket after writing, and confirm it", EnvVars: []string{"HARENDER_RELOAD"}},
+			&cli.BoolFlag{Name: "reload", Usage: "then make HAProxy run it: runtime API or one confirmed reload", EnvVars: []string{"HARENDER_RELOAD"}},
 			durationFlag("timeout", 60*time.Second, "give up (exit 3) when Consul has not answered every query within `DURATION`"),
 		),
 		Action: func(c *cli.Context) error {
@@ -92,12 +96,16 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 		}
 		return nil
 	}
-	dests, err := writeOutputs(ctx, cfg, jobs, p.outputs, log)
-	if err != nil {
-		return err
+	// render never starts HAProxy: the HAProxy it reloads is someone else's.
+	cfg.HAProxy.Start = false
+	if f.reload && cfg.HAProxy.Reload == "never" {
+		cfg.HAProxy.Reload = "auto"
 	}
-	for _, d := range dests {
-		log.Info("rendered", "destination", d, "reason", "render")
+	eng := newEngine(cfg, apply.NewMetrics(nil), log)
+	defer eng.Close(ctx) // waits for the templates' commands
+	dests, err := eng.Commit(ctx, outputs(jobs, p.outputs))
+	if err != nil {
+		return withCode(exitConfig, err)
 	}
 	if len(dests) == 0 {
 		log.Info("nothing changed", "templates", len(jobs))
@@ -105,11 +113,13 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 	if !f.reload {
 		return nil
 	}
-	if err := reload(ctx, cfg); err != nil {
-		return err
+	if cfg.HAProxy.Config == "" || cfg.HAProxy.MasterSocket == "" {
+		return withCode(exitConfig, errors.New("--reload: set haproxy { config = ..., master_socket = ... } (or --haproxy-config and --master-socket)"))
 	}
-	running, _ := os.ReadFile(cfg.HAProxy.Config)
-	log.Info("reloaded", "reason", "render --reload", "config", cfg.HAProxy.Config, "hash", shortHash(running))
+	if err := eng.Converge(ctx, "render --reload"); err != nil {
+		return withCode(exitUnreachable, err)
+	}
+	log.Info("haproxy runs the rendered config", "config", cfg.HAProxy.Config)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -99,7 +98,7 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 			log.Info("stopping", "reason", context.Cause(ctx))
 			return nil
 		case <-w.Updates():
-			if !s.applied {
+			if !s.m.hasApplied() {
 				// Quiescence never delays the first render.
 				s.markChange()
 				s.render(ctx, "first data")
@@ -130,8 +129,8 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 			}
 			log.Info("SIGHUP: config and templates re-read", "templates", len(s.jobs))
 			s.render(ctx, "SIGHUP")
-		case <-s.retryC():
-			s.retry(ctx)
+		case <-s.eng.Wake():
+			s.converge(ctx)
 		}
 	}
 }
@@ -199,5 +198,3 @@ func (q *quiescence) reset() {
 	default:
 	}
 }
-
-var errNoMaster = errors.New("no master socket")

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/harender/harender/internal/apply"
+	"github.com/harender/harender/renderer"
+)
+
+// newEngine wires the apply engine from the config.
+func newEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Engine {
+	h := cfg.HAProxy
+	return apply.New(apply.Options{
+		Config: h.Config, MasterSocket: h.MasterSocket, RuntimeSocket: h.RuntimeSocket,
+		ServerStateFile: h.ServerStateFile, Reload: h.Reload,
+		MinReloadInterval: h.MinReloadInterval, ReconcileInterval: h.ReconcileInterval,
+		Start: h.Start,
+		HAProxy: apply.NewHAProxy(apply.HAProxySettings{
+			Binary: h.Binary, Config: h.Config, MasterSocket: h.MasterSocket,
+			RuntimeSocket: h.RuntimeSocket, PIDFile: h.PIDFile,
+			OnLine: func(line string) { log.Debug("haproxy says", "source", "haproxy", "line", line) },
+		}),
+		Logger: log, Metrics: m,
+	})
+}
+
+// outputs pairs each job's rendered bytes with its write settings.
+func outputs(jobs []*job, data [][]byte) []apply.Output {
+	outs := make([]apply.Output, len(jobs))
+	for i, j := range jobs {
+		outs[i] = apply.Output{
+			Dest: j.cfg.Destination, Data: data[i], Write: writeOptions(j.cfg),
+			Command: j.cfg.Command, CommandTimeout: j.cfg.CommandTimeout,
+		}
+	}
+	return outs
+}
+
+// writeOptions are a template's write settings.
+func writeOptions(tc TemplateConfig) renderer.WriteOptions {
+	return renderer.WriteOptions{Perms: os.FileMode(tc.Perms), Backup: tc.Backup, CreateDestDirs: tc.CreateDestDirs}
+}

@@ -1,0 +1,165 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/harender/harender/haproxy"
+)
+
+// Apply commits outs and converges HAProxy to them.
+func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string, error) {
+	changed, err := e.Commit(ctx, outs)
+	if err != nil {
+		return changed, err
+	}
+	return changed, e.Converge(ctx, why)
+}
+
+// Converge compares what HAProxy reports with the last committed
+// generation and brings HAProxy to it: a start where it is not running,
+// one confirmed reload where its config differs in more than servers, the
+// runtime API for servers. It returns nil when HAProxy runs that
+// generation or the rest is scheduled (a deferred reload, a busy server);
+// an error says what failed, and a retry is scheduled.
+func (e *Engine) Converge(ctx context.Context, why string) error {
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer, e.wakeAt = nil, time.Time{}
+	}
+	defer func() {
+		if e.o.ReconcileInterval > 0 {
+			e.after(e.o.ReconcileInterval)
+		}
+	}()
+	if e.o.Config == "" || e.desired == nil {
+		return nil
+	}
+	drift := !e.changed
+	e.checkFiles(drift)
+	if e.o.Reload == "never" {
+		e.changed = false
+		e.setHealth("")
+		return nil
+	}
+	procs, known, err := e.observe(ctx, drift)
+	if err != nil {
+		return err
+	}
+	for range 2 {
+		reason := e.reloadReason(procs, known)
+		partial := false
+		if reason != "" {
+			done, err := e.reloadIfDue(ctx, reason, drift)
+			if err != nil {
+				return err
+			}
+			partial = !done
+			drift = false // a reload leaves nothing of the old state to call drift
+		}
+		err := e.convergeServers(ctx, drift, partial)
+		var nr needsReload
+		if errors.As(err, &nr) && e.force == "" {
+			e.force = string(nr)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !partial {
+			e.changed = false
+			e.applied = e.desired
+			e.setHealth("")
+		}
+		return nil
+	}
+	return nil
+}
+
+// needsReload is a server change the runtime API cannot make here.
+type needsReload string
+
+func (n needsReload) Error() string { return "needs a reload: " + string(n) }
+
+// observe asks the master what runs, starting HAProxy first when the
+// engine supervises it. known is false without a master socket.
+func (e *Engine) observe(ctx context.Context, drift bool) (procs haproxy.Procs, known bool, err error) {
+	if e.o.Start {
+		if err := e.ensureRunning(ctx, drift); err != nil {
+			return procs, false, err
+		}
+	}
+	if e.o.MasterSocket == "" {
+		if e.loaded == nil {
+			// Nothing to ask: take HAProxy to run what was on disk first.
+			e.loaded = &loadedRecord{generation: e.desired.hash, config: e.desired.config, parsed: e.desired.parsed}
+		}
+		return procs, false, nil
+	}
+	procs, err = e.hap.ShowProc(ctx)
+	if err != nil {
+		e.m.HAProxyUp.Set(0)
+		e.setHealth("haproxy master is not answering on " + e.o.MasterSocket)
+		e.retry()
+		return procs, true, fmt.Errorf("ask haproxy what it runs: %w", err)
+	}
+	e.m.HAProxyUp.Set(1)
+	return procs, true, nil
+}
+
+// reloadReason says why HAProxy must reload to run the desired
+// generation, or "" when the runtime API can do the rest.
+func (e *Engine) reloadReason(procs haproxy.Procs, known bool) string {
+	d := e.desired
+	switch {
+	case e.loaded == nil:
+		return "no record of the config HAProxy loaded"
+	case known && !e.loaded.matches(procs):
+		return fmt.Sprintf("HAProxy was restarted or reloaded outside harender (master pid %d, reload %d; recorded pid %d, reload %d)",
+			procs.Master.PID, procs.Master.Reloads, e.loaded.masterPID, e.loaded.reloads)
+	case e.force != "":
+		return e.force
+	case e.loaded.generation == d.hash:
+		return ""
+	case e.o.Reload == "always":
+		return "reload = always"
+	case hashOf(e.loaded.config, d.files) != e.loaded.generation:
+		return "a companion file changed"
+	case d.parsed == nil || e.loaded.parsed == nil:
+		return "config not understood by harender's parser"
+	}
+	if ch := haproxy.Plan(e.loaded.parsed, d.parsed); ch.Reload {
+		return ch.Reason
+	}
+	if a := e.applied; a != nil && a.hash != d.hash && a.parsed != nil {
+		if ch := haproxy.Plan(a.parsed, d.parsed); ch.Reload {
+			return ch.Reason
+		}
+	}
+	return ""
+}
+
+// retry schedules the next attempt after a failure, with backoff.
+func (e *Engine) retry() time.Duration {
+	e.failures++
+	b := min(time.Second<<min(e.failures-1, 5), 30*time.Second)
+	e.notBefore = e.clock.Now().Add(b)
+	e.after(b)
+	return b
+}
+
+// checkFiles puts back HAProxy's files if something else changed them.
+func (e *Engine) checkFiles(drift bool) {
+	want := e.desired
+	if e.refused == want.hash && e.applied != nil {
+		want = e.applied
+	}
+	if n, err := writeGeneration(e.o.Config, want); err != nil {
+		e.log.Error("could not write haproxy's config", "error", err)
+	} else if n > 0 && drift {
+		e.m.Drift.WithLabelValues(driftFile).Inc()
+		e.log.Warn("drift repaired: haproxy's files had changed on disk; rewritten", "files", n, "hash", want.short())
+	}
+}

@@ -1,0 +1,160 @@
+// Package apply is harender's apply engine, used by render, render
+// --reload and run alike. It commits rendered outputs all or nothing,
+// after haproxy -c has checked HAProxy's candidate, and then makes HAProxy
+// run what was committed: through the runtime API where that suffices,
+// with one confirmed reload where not, with a start where HAProxy is not
+// running. It never trusts a model of HAProxy: every converge asks HAProxy
+// (show proc, show servers state) and compares.
+package apply
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Options are the engine's settings.
+type Options struct {
+	// Config is HAProxy's main config, one of the destinations; "" when
+	// harender only writes files.
+	Config            string
+	MasterSocket      string
+	RuntimeSocket     string
+	ServerStateFile   string
+	Reload            string // auto, always or never
+	MinReloadInterval time.Duration
+	// ReconcileInterval is how often HAProxy is compared with what was
+	// rendered when nothing else happens; 0 turns the tick off.
+	ReconcileInterval time.Duration
+	// Start has the engine start HAProxy, and start it again when it dies.
+	Start bool
+
+	HAProxy HAProxy // how HAProxy is reached; see NewHAProxy
+	Clock   Clock   // nil: the real clock
+	Logger  *slog.Logger
+	Metrics *Metrics // nil: counted nowhere
+}
+
+// Engine is the apply engine. Apply, Commit, Converge and Close are called
+// from one goroutine; Health and Wake may be called from any.
+type Engine struct {
+	o     Options
+	hap   HAProxy
+	clock Clock
+	log   *slog.Logger
+	m     *Metrics
+	cmds  *commandRunner
+
+	desired *generation // the last committed generation
+	applied *generation // the last generation HAProxy was seen to run in full
+	loaded  *loadedRecord
+	changed bool // desired changed since the last converge: work is change, not drift
+
+	lastReload time.Time
+	failures   int       // consecutive failed reloads or starts
+	notBefore  time.Time // no reload or start before this (backoff)
+	force      string    // a reload owed for a reason the configs do not show
+	refused    string    // the generation HAProxy refused to load, retried with backoff
+	noMaster   string    // the last reload reason logged as impossible, to log it once
+	proc       Process
+	procDone   chan struct{} // closed when the goroutine watching proc ends
+	versions   map[int]int   // HAProxy major version per master pid
+
+	wake   chan struct{}
+	timer  Timer
+	wakeAt time.Time
+
+	mu     sync.Mutex
+	health string // "" when all is well, else why not
+}
+
+// New returns an engine. It reads the record of what HAProxy loaded, if
+// an earlier run left one; nothing is sent to HAProxy until Converge.
+func New(o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	e := &Engine{
+		o: o, hap: o.HAProxy, clock: o.Clock, log: o.Logger, m: o.Metrics,
+		versions: map[int]int{}, wake: make(chan struct{}, 1),
+	}
+	e.cmds = newCommandRunner(e.log, e.m)
+	if o.Config != "" {
+		rec, err := readLoaded(o.Config)
+		if err != nil {
+			e.log.Warn("cannot read the record of what HAProxy loaded; HAProxy will be reloaded once", "error", err)
+		}
+		e.loaded = rec
+	}
+	return e
+}
+
+// Wake fires when the engine has work due: a deferred reload, a retry,
+// HAProxy's exit, or the reconcile tick. The caller then calls Converge.
+func (e *Engine) Wake() <-chan struct{} { return e.wake }
+
+// Pending reports whether HAProxy has yet to run the last committed
+// generation in full (a reload deferred or owed).
+func (e *Engine) Pending() bool { return e.changed }
+
+// Health reports whether HAProxy runs what was rendered, and if not, why,
+// in one line.
+func (e *Engine) Health() (ok bool, reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.health == "", e.health
+}
+
+func (e *Engine) setHealth(reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.health = reason
+}
+
+// Close waits for running commands (ctx bounds the wait) and stops the
+// HAProxy that the engine started.
+func (e *Engine) Close(ctx context.Context) {
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.cmds.close(ctx)
+	if e.proc != nil {
+		if err := e.proc.Stop(10 * time.Second); err != nil {
+			e.log.Warn("stopping haproxy", "error", err)
+		}
+		<-e.procDone
+		e.proc = nil
+	}
+}
+
+// after asks for a wake-up in d, unless one is due sooner.
+func (e *Engine) after(d time.Duration) {
+	at := e.clock.Now().Add(d)
+	if !e.wakeAt.IsZero() && !at.Before(e.wakeAt) {
+		return
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.wakeAt = at
+	e.timer = e.clock.AfterFunc(d, e.poke)
+}
+
+// poke signals Wake without blocking.
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// errNoMaster is a reload that cannot be sent: no master socket is set.
+var errNoMaster = errors.New("no master_socket is set, so harender cannot reload HAProxy")

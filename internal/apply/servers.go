@@ -1,0 +1,128 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/harender/harender/haproxy"
+)
+
+// busyRetry is how soon a server that was still busy when it was to be
+// deleted is tried again. It waits in maintenance, taking no request.
+const busyRetry = 500 * time.Millisecond
+
+// convergeServers makes the servers HAProxy reports match the desired
+// config through the runtime API. partial is set while a reload is owed
+// but not due: then what the runtime API can do now is done, and the rest
+// waits for the reload. A difference only a reload can fix is returned as
+// a needsReload.
+func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error {
+	if e.o.RuntimeSocket == "" || e.desired.parsed == nil {
+		return nil
+	}
+	obs, err := e.hap.ServersState(ctx)
+	if err != nil {
+		if partial {
+			return nil
+		}
+		e.setHealth("haproxy runtime API is not answering on " + e.o.RuntimeSocket)
+		e.retry()
+		return fmt.Errorf("ask haproxy for its servers: %w", err)
+	}
+	steps, why := haproxy.Reconcile(e.desired.parsed, obs)
+	if why != "" {
+		if partial {
+			return nil
+		}
+		return needsReload(why)
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	if r := e.movesNeedReload(ctx, steps); r != "" && !partial {
+		return needsReload(r)
+	}
+	var done, busy int
+	var failed []error
+	for _, s := range steps {
+		err := e.hap.Do(ctx, s)
+		switch {
+		case err == nil:
+			done++
+		case errors.Is(err, haproxy.ErrServerBusy):
+			busy++
+			e.log.Info("removed server still has connections: in maintenance, taking no request, deleted later",
+				"server", s.Name())
+		case errors.Is(err, haproxy.ErrUnsafeWord):
+			e.log.Warn("a server's name or options hold characters never sent to haproxy; a reload applies it instead",
+				"server", s.Name(), "error", err)
+			failed = append(failed, err)
+		default:
+			failed = append(failed, fmt.Errorf("%s: %w", s, err))
+		}
+	}
+	if busy > 0 {
+		e.after(busyRetry)
+	}
+	if done > 0 {
+		e.m.RuntimeUpdates.WithLabelValues("ok").Inc()
+		if drift {
+			e.m.Drift.WithLabelValues(driftServers).Inc()
+			e.log.Warn("drift repaired: haproxy's servers differed from the rendered config", "steps", describe(steps))
+		} else {
+			e.log.Info("applied through the runtime API", "steps", len(steps), "done", done, "busy", busy, "hash", e.desired.short())
+		}
+	}
+	if len(failed) > 0 && !partial {
+		e.m.RuntimeUpdates.WithLabelValues("failed").Inc()
+		e.log.Warn("runtime API change failed; reloading instead", "error", errors.Join(failed...))
+		return needsReload("runtime API change failed")
+	}
+	return nil
+}
+
+// movesNeedReload says why moved servers need a reload on this HAProxy:
+// before 3.0 it keeps reusing idle connections to a moved server's old
+// address (seen on 2.6: 2 changes in 120 never reached clients).
+func (e *Engine) movesNeedReload(ctx context.Context, steps []haproxy.Step) string {
+	moves := false
+	for _, s := range steps {
+		moves = moves || s.Kind == haproxy.StepSetAddr
+	}
+	if !moves {
+		return ""
+	}
+	key := 0
+	if e.loaded != nil {
+		key = e.loaded.masterPID
+	}
+	major, ok := e.versions[key]
+	if !ok {
+		m, _, err := e.hap.Version(ctx)
+		if err != nil {
+			return "haproxy version unknown: " + err.Error()
+		}
+		major, e.versions[key] = m, m
+	}
+	if major < 3 {
+		return fmt.Sprintf("a server address change on HAProxy %d.x", major)
+	}
+	return ""
+}
+
+// describe lists steps for a log line, the first few in full.
+func describe(steps []haproxy.Step) string {
+	s := ""
+	for i, st := range steps {
+		if i == 5 {
+			return s + fmt.Sprintf(", and %d more", len(steps)-5)
+		}
+		if i > 0 {
+			s += ", "
+		}
+		s += st.String()
+	}
+	return s
+}

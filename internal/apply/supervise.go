@@ -1,0 +1,63 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+)
+
+// ensureRunning starts HAProxy when the engine supervises it and it is
+// not running: at the first converge, after it died, or when harender
+// restarted. An HAProxy already answering on the master socket (left by an
+// earlier harender) is taken over, not started twice.
+func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
+	if e.proc != nil {
+		select {
+		case <-e.proc.Done():
+			e.log.Error("haproxy exited; starting it again", "exit", fmt.Sprint(e.proc.ExitErr()), "last_lines", e.proc.Tail())
+			<-e.procDone
+			e.proc = nil
+			drift = true
+		default:
+			return nil
+		}
+	} else if _, err := e.hap.ShowProc(ctx); err == nil {
+		return nil
+	}
+	e.m.HAProxyUp.Set(0)
+	if now := e.clock.Now(); now.Before(e.notBefore) {
+		e.after(e.notBefore.Sub(now))
+		e.setHealth("haproxy is not running")
+		return fmt.Errorf("haproxy is not running; next start in %s", e.notBefore.Sub(now).Round(1e6))
+	}
+	if _, err := writeGeneration(e.o.Config, e.desired); err != nil {
+		return fmt.Errorf("start haproxy: %w", err)
+	}
+	p, err := e.hap.Start(ctx)
+	if err != nil {
+		b := e.retry()
+		e.setHealth("haproxy failed to start")
+		e.log.Error("haproxy failed to start", "error", err, "next_try", b)
+		return fmt.Errorf("start haproxy (next try in %s): %w", b, err)
+	}
+	e.proc, e.procDone = p, make(chan struct{})
+	go func(p Process, done chan<- struct{}) {
+		<-p.Done()
+		e.poke()
+		close(done)
+	}(p, e.procDone)
+	e.failures, e.lastReload, e.force, e.refused = 0, e.clock.Now(), "", ""
+	procs, err := e.hap.ShowProc(ctx)
+	if err != nil {
+		return fmt.Errorf("haproxy started (pid %d) but its master does not answer: %w", p.PID(), err)
+	}
+	if e.loaded, err = writeLoaded(e.o.Config, procs, e.desired); err != nil {
+		e.log.Warn("started haproxy, but could not record it", "error", err)
+	}
+	if drift {
+		e.m.Drift.WithLabelValues(driftNotRunning).Inc()
+		e.log.Warn("drift repaired: haproxy was not running; started it", "pid", p.PID(), "hash", e.desired.short())
+	} else {
+		e.log.Info("started haproxy", "pid", p.PID(), "master_socket", e.o.MasterSocket, "hash", e.desired.short())
+	}
+	return nil
+}
