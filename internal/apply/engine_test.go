@@ -296,7 +296,7 @@ func TestMoveOnOldHAProxyReloads(t *testing.T) {
 func TestCompanionFileCheckedWithItsConfig(t *testing.T) {
 	r := newRig(t, nil)
 	mapPath := r.dir + "/hosts.map"
-	cfg := gatewayConfig("    http-request set-var(txn.x) str(" + mapPath + ")\n", "a:8001")
+	cfg := gatewayConfig("    http-request set-var(txn.x) str("+mapPath+")\n", "a:8001")
 	outs := []Output{{Dest: mapPath, Data: []byte("/a be\n")}, {Dest: r.cfg, Data: []byte(cfg)}}
 	// The config names the map; both are new. haproxy -c must see the map.
 	if _, err := r.e.Commit(t.Context(), outs); err != nil {

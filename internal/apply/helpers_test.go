@@ -33,7 +33,9 @@ type fakeTimer struct {
 
 func (t *fakeTimer) Stop() bool { t.stopped = true; return true }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)} }
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+}
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -92,7 +94,9 @@ func newFakeHAProxy(config string) *fakeHAProxy {
 	return &fakeHAProxy{config: config, pid: 100, major: 3, busy: map[string]bool{}}
 }
 
-func (f *fakeHAProxy) call(format string, a ...any) { f.calls = append(f.calls, fmt.Sprintf(format, a...)) }
+func (f *fakeHAProxy) call(format string, a ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+}
 
 // count is how many calls start with prefix.
 func (f *fakeHAProxy) count(prefix string) int {
@@ -270,11 +274,11 @@ type fakeProcess struct {
 	once sync.Once
 }
 
-func (p *fakeProcess) PID() int                  { return p.pid }
-func (p *fakeProcess) Done() <-chan struct{}     { return p.done }
-func (p *fakeProcess) ExitErr() error            { return errors.New("signal: killed") }
-func (p *fakeProcess) Tail() string              { return "[ALERT] last words" }
-func (p *fakeProcess) exit()                     { p.once.Do(func() { close(p.done) }) }
+func (p *fakeProcess) PID() int                 { return p.pid }
+func (p *fakeProcess) Done() <-chan struct{}    { return p.done }
+func (p *fakeProcess) ExitErr() error           { return errors.New("signal: killed") }
+func (p *fakeProcess) Tail() string             { return "[ALERT] last words" }
+func (p *fakeProcess) exit()                    { p.once.Do(func() { close(p.done) }) }
 func (p *fakeProcess) Stop(time.Duration) error { p.exit(); return nil }
 
 // rig is an engine on a fake HAProxy and a fake clock, in a temp dir.
