@@ -156,6 +156,17 @@ func block(r *http.Request) {
 	<-r.Context().Done()
 }
 
+// cutConnection closes the connection of a request without an answer, as
+// a dying agent does.
+func cutConnection(t *testing.T, w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Errorf("hijack: %v", err)
+		return
+	}
+	conn.Close()
+}
+
 // writeKV answers a KV get with one pair.
 func writeKV(w http.ResponseWriter, index uint64, key, value string) {
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(index, 10))

@@ -18,6 +18,17 @@ import (
 // replaces it, and if suspect answers keep coming for the whole hold time
 // the latest one is delivered, so that a real outage still shows.
 //
+// A dependency's first answer has nothing delivered to compare with. An
+// empty one is suspect when it comes in the recovery window or without a
+// known leader: harender started while its agent was restarting (a node
+// reboot starts both), so its first requests failed and the agent then
+// answered an empty catalog before its instances registered again; with
+// HAProxy started on that render, every backend would be empty. A first
+// empty answer from an agent that never failed and has a leader is
+// delivered at once, so an ordinary start is not slowed down. A held first
+// answer is not stored, so the dependency counts as not answered yet
+// (Snapshot.Missing, Options.Once) until the hold ends.
+//
 // The rule can only see a restart that fails a request. One that happens
 // entirely between two queries of a dependency (within MinInterval of an
 // answer) looks like ordinary changes; a non-empty partial list from it is
@@ -34,13 +45,19 @@ const (
 )
 
 // suspectReason says why an answer of newLen items is suspect when prevLen
-// items are delivered, or "" when it is not. A negative length means "not
-// a list": such answers are never suspect.
+// items are delivered, or "" when it is not. A negative newLen means "not
+// a list": such answers are never suspect. A negative prevLen with a list
+// answer means nothing is delivered yet (a dependency always answers the
+// same type): only an empty answer in the recovery window or without a
+// known leader is suspect then.
 func suspectReason(prevLen, newLen int, recovering, knownLeader bool) string {
+	first := prevLen < 0
 	switch {
-	case prevLen < 0 || newLen < 0 || newLen >= prevLen:
+	case newLen < 0:
 		return ""
-	case newLen == 0:
+	case first && newLen > 0, !first && newLen >= prevLen:
+		return ""
+	case !first && newLen == 0:
 		return suspectEmpty
 	case recovering:
 		return suspectRecovering
@@ -89,9 +106,9 @@ func (h *holdState) remaining(now time.Time) time.Duration {
 }
 
 // decide judges an answer of newLen items that came at now, with prevLen
-// items delivered (negative lengths: not a list), recovering telling
-// whether the answer is in the recovery window and knownLeader what Consul
-// said of its leader. heldFor is how long an answer had been held when the
+// items delivered (negative lengths: nothing delivered yet, or not a list;
+// see suspectReason), recovering telling whether the answer is in the
+// recovery window and knownLeader what Consul said of its leader. heldFor is how long an answer had been held when the
 // verdict ends a hold.
 func (h *holdState) decide(now time.Time, prevLen, newLen int, recovering, knownLeader bool) (v holdVerdict, heldFor time.Duration) {
 	suspect := h.hold > 0 && suspectReason(prevLen, newLen, recovering, knownLeader) != ""

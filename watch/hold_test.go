@@ -26,7 +26,13 @@ func TestSuspectReason(t *testing.T) {
 		{3, 1, true, true, suspectRecovering},
 		{3, 2, false, false, suspectNoLeader},
 		{0, 0, true, false, ""},
-		{-1, 0, true, false, ""}, // nothing delivered yet
+		// Nothing delivered yet: only an empty first answer after a
+		// failure or without a leader is suspect.
+		{-1, 0, true, true, suspectRecovering},
+		{-1, 0, true, false, suspectRecovering},
+		{-1, 0, false, false, suspectNoLeader},
+		{-1, 0, false, true, ""}, // a healthy agent's empty service
+		{-1, 2, true, false, ""},
 		{3, -1, true, false, ""}, // not a list
 		{-1, -1, true, false, ""},
 	} {
@@ -80,8 +86,12 @@ func TestHoldDecide(t *testing.T) {
 			{0, 3, 2, false, false, startHold, 0},
 			{time.Second, 3, 2, false, true, replaceHeld, time.Second},
 		}},
-		{"first answer is never held", hold, []answer{
-			{0, -1, 0, true, false, deliverAnswer, 0},
+		{"first empty answer after a failure held, replaced", hold, []answer{
+			{0, -1, 0, true, true, startHold, 0},
+			{time.Second, -1, 1, true, true, replaceHeld, time.Second},
+		}},
+		{"first empty answer from a healthy agent delivered", hold, []answer{
+			{0, -1, 0, false, true, deliverAnswer, 0},
 		}},
 		{"not a list", hold, []answer{
 			{0, -1, -1, true, false, deliverAnswer, 0},

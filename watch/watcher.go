@@ -32,10 +32,13 @@ type Options struct {
 	// HoldEmpty is how long a suspect list answer is held back: one with
 	// fewer items than the data delivered that is empty, comes without a
 	// known leader, or comes right after a failed request or an index
-	// reset (an agent restart or a leader election). A later answer that
-	// is not suspect replaces it; if suspect answers keep coming for
-	// HoldEmpty, the latest is delivered. Default 5s; negative disables
-	// the rule. See hold.go.
+	// reset (an agent restart or a leader election); and a first answer
+	// that is empty and comes without a known leader or after a failed
+	// request (harender started while its agent was restarting). A later
+	// answer that is not suspect replaces it; if suspect answers keep
+	// coming for HoldEmpty, the latest is delivered. A held first answer
+	// leaves its dependency unanswered until then. Default 5s; negative
+	// disables the rule. See hold.go.
 	HoldEmpty time.Duration
 	// Logger receives Warn on every retry and held answer, and Debug on
 	// every update. Nil discards.
@@ -347,20 +350,25 @@ func (w *Watcher) fetch(ctx context.Context, d Dependency, q *api.QueryOptions) 
 	return d.Fetch(ctx, w.client, q)
 }
 
-// logHold logs what the hold rule did with an answer.
+// logHold logs what the hold rule did with an answer. before is negative
+// when nothing was delivered yet (a first answer).
 func logHold(log *slog.Logger, v holdVerdict, heldFor time.Duration, before, now int, hold time.Duration, reason string) {
+	sizes := []any{"items_before", before, "items_now", now}
+	if before < 0 {
+		sizes = []any{"first_answer", true, "items_now", now}
+	}
 	switch v {
 	case startHold:
 		log.Warn("answer shrank while consul may be restarting, holding it back",
-			"items_before", before, "items_now", now, "hold", hold, "reason", reason)
+			append(sizes, "hold", hold, "reason", reason)...)
 	case keepHolding:
 		log.Debug("still holding a suspect answer",
-			"items_before", before, "items_now", now, "held_for", heldFor, "reason", reason)
+			append(sizes, "held_for", heldFor, "reason", reason)...)
 	case replaceHeld:
 		log.Info("held answer dropped, a newer answer is not suspect",
-			"items_before", before, "items_now", now, "held_for", heldFor)
+			append(sizes, "held_for", heldFor)...)
 	case releaseHeld:
 		log.Info("held answer delivered after the hold",
-			"items_before", before, "items_now", now, "held_for", heldFor)
+			append(sizes, "held_for", heldFor)...)
 	}
 }

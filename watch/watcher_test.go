@@ -156,12 +156,7 @@ func TestWatcherRetriesCutConnection(t *testing.T) {
 	h := newHarness(t, "", Options{}, func(h *harness, n int, w http.ResponseWriter, r *http.Request) {
 		switch n {
 		case 1:
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				t.Errorf("hijack: %v", err)
-				return
-			}
-			conn.Close()
+			cutConnection(t, w)
 		case 2:
 			writeKV(w, 2, "k", "after-cut")
 		default:
