@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harender/harender/internal/testenv"
+	"github.com/harender/harender/internal/testbin"
 )
 
 // contextWithTimeout derives a bounded context from the test's context.
@@ -17,17 +17,17 @@ func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context
 // haproxyBin is one HAProxy binary under test.
 type haproxyBin struct {
 	Path string
-	testenv.HAProxyRelease
+	testbin.HAProxyRelease
 }
 
 // SyncReload reports whether the master CLI answers `reload` with Success= (2.7+).
 func (b haproxyBin) SyncReload() bool { return b.Major > 2 || (b.Major == 2 && b.Minor >= 7) }
 
-// forEachBinary runs f once per HAProxy binary that testenv.ForEachHAProxy
+// forEachBinary runs f once per HAProxy binary that testbin.ForEachHAProxy
 // finds, with its version.
 func forEachBinary(t *testing.T, f func(t *testing.T, bin haproxyBin)) {
 	t.Helper()
-	testenv.ForEachHAProxy(t, func(t *testing.T, path string) {
-		f(t, haproxyBin{Path: path, HAProxyRelease: testenv.HAProxyReleaseOf(t, path)})
+	testbin.ForEachHAProxy(t, func(t *testing.T, path string) {
+		f(t, haproxyBin{Path: path, HAProxyRelease: testbin.HAProxyReleaseOf(t, path)})
 	})
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harender/harender/internal/testenv"
+	"github.com/harender/harender/internal/testbin"
 )
 
 // integrationConfig is the config under test: one frontend and backend "be"
@@ -119,7 +119,7 @@ func TestIntegration(t *testing.T) {
 	forEachBinary(t, func(t *testing.T, bin haproxyBin) {
 		dir := t.TempDir()
 		pa, pb := namedServer(t, "A"), namedServer(t, "B")
-		fe := testenv.FreePort(t)
+		fe := testbin.FreePort(t)
 		cfgPath := filepath.Join(dir, "haproxy.cfg")
 		oldText := integrationConfig(dir, fe, pa, pa, "")
 		if err := os.WriteFile(cfgPath, []byte(oldText), 0o644); err != nil {

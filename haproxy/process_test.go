@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harender/harender/internal/testenv"
+	"github.com/harender/harender/internal/testbin"
 )
 
 // processConfig is a minimal config with one frontend bound to port.
@@ -102,7 +102,7 @@ func liveInGroup(t *testing.T, pgid int) []int {
 func TestProcessStartStop(t *testing.T) {
 	forEachBinary(t, func(t *testing.T, bin haproxyBin) {
 		dir := t.TempDir()
-		o := processOptions(bin.Path, dir, processConfig(t, dir, testenv.FreePort(t)))
+		o := processOptions(bin.Path, dir, processConfig(t, dir, testbin.FreePort(t)))
 		lines := make(chan string, 100)
 		o.OnLine = func(l string) {
 			select {
@@ -185,7 +185,7 @@ func TestProcessCannotBind(t *testing.T) {
 func TestProcessMasterKilled(t *testing.T) {
 	forEachBinary(t, func(t *testing.T, bin haproxyBin) {
 		dir := t.TempDir()
-		o := processOptions(bin.Path, dir, processConfig(t, dir, testenv.FreePort(t)))
+		o := processOptions(bin.Path, dir, processConfig(t, dir, testbin.FreePort(t)))
 		p := startProcess(t, o)
 		if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestProcessMasterKilled(t *testing.T) {
 func TestProcessContextEnds(t *testing.T) {
 	forEachBinary(t, func(t *testing.T, bin haproxyBin) {
 		dir := t.TempDir()
-		o := processOptions(bin.Path, dir, processConfig(t, dir, testenv.FreePort(t)))
+		o := processOptions(bin.Path, dir, processConfig(t, dir, testbin.FreePort(t)))
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		p, err := StartProcess(ctx, o)

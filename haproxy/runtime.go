@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrRuntimeRejected marks a runtime API command that HAProxy refused.
 var ErrRuntimeRejected = errors.New("haproxy rejected command")
+
+// runtimeDialRetry is how long a refused or absent runtime socket is retried.
+const runtimeDialRetry = 500 * time.Millisecond
 
 // Runtime is a client of HAProxy's runtime API (`stats socket PATH level admin`).
 type Runtime struct {
@@ -18,7 +22,8 @@ type Runtime struct {
 
 // Command sends one command to the runtime API and returns HAProxy's raw reply.
 func (r *Runtime) Command(ctx context.Context, cmd string) (string, error) {
-	reply, err := exchange(ctx, r.Path, cmd, 0)
+	// Right after a reload the new worker may not have bound the socket yet.
+	reply, err := exchange(ctx, r.Path, cmd, runtimeDialRetry)
 	if err != nil {
 		return reply, fmt.Errorf("runtime api: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/harender/harender/internal/testenv"
+	"github.com/harender/harender/internal/testbin"
 )
 
 // stateFileConfig loads its server state from DIR/server-state on every
@@ -53,7 +53,7 @@ func TestStateFileKeepsHealthNotAdminState(t *testing.T) {
 	forEachBinary(t, func(t *testing.T, bin haproxyBin) {
 		dir := t.TempDir()
 		cfgPath := filepath.Join(dir, "haproxy.cfg")
-		text := stateFileConfig(dir, testenv.FreePort(t), namedServer(t, "A"), testenv.FreePort(t))
+		text := stateFileConfig(dir, testbin.FreePort(t), namedServer(t, "A"), testbin.FreePort(t))
 		if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}

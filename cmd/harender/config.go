@@ -221,6 +221,9 @@ func (c *Config) finish() error {
 	if c.HAProxy.Config != "" && !seen[c.HAProxy.Config] {
 		return fmt.Errorf("haproxy config %s is not the destination of any template", c.HAProxy.Config)
 	}
+	if c.HAProxy.Start && (c.HAProxy.Config == "" || c.HAProxy.MasterSocket == "") {
+		return errors.New("haproxy start = true needs config and master_socket: harender starts haproxy -W -S MASTER_SOCKET -f CONFIG")
+	}
 	return nil
 }
 

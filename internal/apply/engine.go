@@ -59,8 +59,9 @@ type Engine struct {
 	refused    string    // the generation HAProxy refused to load, retried with backoff
 	noMaster   string    // the last reload reason logged as impossible, to log it once
 	proc       Process
-	procDone   chan struct{} // closed when the goroutine watching proc ends
-	versions   map[int]int   // HAProxy major version per master pid
+	procDone   chan struct{}   // closed when the goroutine watching proc ends
+	versions   map[int]int     // HAProxy major version per master pid
+	busy       map[string]bool // removed servers still busy, deleted on a retry
 
 	wake   chan struct{}
 	timer  Timer
@@ -84,7 +85,7 @@ func New(o Options) *Engine {
 	}
 	e := &Engine{
 		o: o, hap: o.HAProxy, clock: o.Clock, log: o.Logger, m: o.Metrics,
-		versions: map[int]int{}, wake: make(chan struct{}, 1),
+		versions: map[int]int{}, busy: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
 	e.cmds = newCommandRunner(e.log, e.m)
 	if o.Config != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/harender/harender/haproxy"
@@ -44,17 +45,24 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 	if r := e.movesNeedReload(ctx, steps); r != "" && !partial {
 		return needsReload(r)
 	}
+	// A busy server deleted on a retry is expected work, not drift.
+	drift = drift && slices.ContainsFunc(steps, func(s haproxy.Step) bool { return !e.retrying(s) })
 	var done, busy int
 	var failed []error
 	for _, s := range steps {
+		retrying := e.retrying(s)
 		err := e.hap.Do(ctx, s)
 		switch {
 		case err == nil:
 			done++
+			delete(e.busy, s.Name())
 		case errors.Is(err, haproxy.ErrServerBusy):
 			busy++
-			e.log.Info("removed server still has connections: in maintenance, taking no request, deleted later",
-				"server", s.Name())
+			if !retrying {
+				e.log.Info("removed server still has connections: in maintenance, taking no request, deleted later",
+					"server", s.Name())
+			}
+			e.busy[s.Name()] = true
 		case errors.Is(err, haproxy.ErrUnsafeWord):
 			e.log.Warn("a server's name or options hold characters never sent to haproxy; a reload applies it instead",
 				"server", s.Name(), "error", err)
@@ -81,6 +89,11 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 		return needsReload("runtime API change failed")
 	}
 	return nil
+}
+
+// retrying reports whether s deletes a server that was busy before.
+func (e *Engine) retrying(s haproxy.Step) bool {
+	return s.Kind == haproxy.StepDelete && e.busy[s.Name()]
 }
 
 // movesNeedReload says why moved servers need a reload on this HAProxy:

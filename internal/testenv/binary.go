@@ -4,92 +4,44 @@
 package testenv
 
 import (
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/harender/harender/internal/testbin"
 )
+
+// The binaries live in testbin, which the haproxy package's own tests use:
+// testenv imports haproxy, so they cannot import testenv.
 
 // Require returns the path of a needed binary. Locally a missing binary
 // skips the test; under CI=true it fails it.
 func Require(t testing.TB, what string, candidates ...string) string {
 	t.Helper()
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if p, err := exec.LookPath(c); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found (tried %s); CI=true, so this is a failure", what, strings.Join(candidates, ", "))
-	}
-	t.Skipf("%s not found (tried %s)", what, strings.Join(candidates, ", "))
-	return ""
+	return testbin.Require(t, what, candidates...)
 }
 
 // RepoBin is the repository's bin folder, where make deps puts binaries.
-func RepoBin() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "bin")
-}
+func RepoBin() string { return testbin.RepoBin() }
 
-// HAProxyBins lists the HAProxy binaries to test against: $HAPROXY_BINS
-// (colon-separated), else Debian's 2.6 and the repo's 3.0.
-func HAProxyBins() []string {
-	if v := os.Getenv("HAPROXY_BINS"); v != "" {
-		return strings.Split(v, ":")
-	}
-	return []string{"/usr/sbin/haproxy", filepath.Join(RepoBin(), "haproxy-3.0")}
-}
+// HAProxyBins lists the HAProxy binaries to test against.
+func HAProxyBins() []string { return testbin.HAProxyBins() }
 
-// ForEachHAProxy runs f as a subtest per HAProxy binary, named after its
-// file. A missing binary skips its subtest, or fails it under CI=true.
+// ForEachHAProxy runs f as a subtest per HAProxy binary.
 func ForEachHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
-	for _, b := range HAProxyBins() {
-		name := filepath.Base(b)
-		t.Run(name, func(t *testing.T) {
-			f(t, Require(t, "haproxy", b))
-		})
-	}
+	t.Helper()
+	testbin.ForEachHAProxy(t, f)
 }
 
 // HAProxyRelease is a binary's version, as `haproxy -v` prints it.
-type HAProxyRelease struct {
-	Version string // e.g. "2.6.12-1+deb12u4"
-	Major   int
-	Minor   int
-}
+type HAProxyRelease = testbin.HAProxyRelease
 
-var haproxyVersionRE = regexp.MustCompile(`(?m)^HA-?Proxy version ((\d+)\.(\d+)\S*)`)
-
-// HAProxyReleaseOf runs bin -v and parses the version; it fails the test
-// if there is none.
+// HAProxyReleaseOf runs bin -v and parses the version.
 func HAProxyReleaseOf(t testing.TB, bin string) HAProxyRelease {
 	t.Helper()
-	out, err := exec.Command(bin, "-v").CombinedOutput()
-	m := haproxyVersionRE.FindStringSubmatch(string(out))
-	if err != nil || m == nil {
-		t.Fatalf("%s -v: %v\n%s", bin, err, out)
-	}
-	major, _ := strconv.Atoi(m[2])
-	minor, _ := strconv.Atoi(m[3])
-	return HAProxyRelease{Version: m[1], Major: major, Minor: minor}
+	return testbin.HAProxyReleaseOf(t, bin)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testbin.FreePort(t)
 }

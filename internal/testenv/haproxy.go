@@ -1,69 +1,64 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/harender/harender/haproxy"
 )
 
-// HAProxy is HAProxy running in master-worker mode with a master socket.
+// haproxyStartTimeout bounds StartHAProxy's wait for a worker.
+const haproxyStartTimeout = 10 * time.Second
+
+// HAProxy is HAProxy running in master-worker mode with a master socket,
+// started and stopped by haproxy.StartProcess, the sidecar's own mechanism.
 type HAProxy struct {
 	Bin          string
 	Config       string
 	MasterSocket string
-	cmd          *exec.Cmd
+	t            testing.TB
+	proc         *haproxy.Process
 	log          *LockedBuffer
 }
 
-// StartHAProxy runs bin -W -S DIR/master.sock -f config, waits for the
-// master socket, and stops HAProxy when the test ends.
+// StartHAProxy runs bin -W -S DIR/master.sock -f config, waits until the
+// master CLI lists a worker, and stops HAProxy when the test ends.
 func StartHAProxy(t testing.TB, bin, config string) *HAProxy {
 	t.Helper()
 	dir := filepath.Dir(config)
-	h := &HAProxy{Bin: bin, Config: config, MasterSocket: filepath.Join(dir, "master.sock"), log: &LockedBuffer{}}
-	h.cmd = exec.Command(bin, "-W", "-S", h.MasterSocket, "-f", config, "-p", filepath.Join(dir, "haproxy.pid"))
-	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("start haproxy: %v", err)
+	h := &HAProxy{Bin: bin, Config: config, MasterSocket: filepath.Join(dir, "master.sock"), t: t, log: &LockedBuffer{}}
+	ctx, cancel := context.WithTimeout(t.Context(), haproxyStartTimeout)
+	defer cancel()
+	p, err := haproxy.StartProcess(ctx, haproxy.ProcessOptions{
+		Binary:       bin,
+		Config:       config,
+		MasterSocket: h.MasterSocket,
+		PIDFile:      filepath.Join(dir, "haproxy.pid"),
+		OnLine:       func(line string) { fmt.Fprintln(h.log, line) },
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	h.proc = p
 	t.Cleanup(h.Stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(h.MasterSocket); err == nil {
-			return h
-		}
-		if h.cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("haproxy did not open %s; log:\n%s", h.MasterSocket, h.Log())
-	return nil
+	return h
 }
 
 // Log is what HAProxy printed so far.
 func (h *HAProxy) Log() string { return h.log.String() }
 
-// Stop stops HAProxy and waits for it.
+// Stop terminates HAProxy's whole process group at once (no soft stop: a
+// test that stops HAProxy wants it gone) and waits for it. It may be called
+// more than once.
 func (h *HAProxy) Stop() {
-	if h.cmd == nil || h.cmd.Process == nil {
-		return
+	if err := h.proc.Stop(0); err != nil {
+		h.t.Errorf("stop haproxy: %v", err)
 	}
-	h.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { h.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		h.cmd.Process.Kill()
-		<-done
-	}
-	h.cmd = nil
 }
 
 // HAProxyVersion is the binary's version line.
