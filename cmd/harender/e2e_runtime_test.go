@@ -58,8 +58,11 @@ func TestRunMovesServerWithoutReload(t *testing.T) {
 		runtime := r.metric(t, `harender_haproxy_runtime_updates_total{result="ok"}`)
 		reloads := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) - reloadsBefore
 		if strings.Contains(testenv.HAProxyVersion(bin), "version 2.") {
-			if reloads != 1 {
-				t.Errorf("on 2.x a move takes one reload; got %v", reloads)
+			// A set server addr reloads on 2.x; when Consul shows the
+			// re-registered instance gone for a moment, it is deleted and
+			// added again instead, which 2.x does at runtime.
+			if reloads > 1 {
+				t.Errorf("on 2.x a move takes at most one reload; got %v", reloads)
 			}
 		} else if runtime < 1 || reloads != 0 {
 			t.Errorf("runtime updates = %v, reloads = %v; want the move through the runtime API and no reload", runtime, reloads)
