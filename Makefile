@@ -13,7 +13,7 @@ export HAPROXY_BINS := $(HAPROXY26):$(HAPROXY30)
 export HAPROXY_BIN := $(HAPROXY26)
 
 # Packages that run goroutines get the race detector.
-RACE_PKGS := ./watch/ ./haproxy/ ./cmd/harender/
+RACE_PKGS := ./watch/ ./haproxy/ ./internal/apply/ ./cmd/harender/
 
 .PHONY: all build test test-unit test-race deps deps-apt demo demo-failover bench lint clean
 
