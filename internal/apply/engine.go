@@ -67,8 +67,9 @@ type Engine struct {
 	timer  Timer
 	wakeAt time.Time
 
-	mu     sync.Mutex
-	health string // "" when all is well, else why not
+	mu        sync.Mutex
+	health    string // "" when HAProxy runs the desired generation, else why not
+	rejection string // why the last commit was refused, until one succeeds
 }
 
 // New returns an engine. It reads the record of what HAProxy loaded, if
@@ -111,7 +112,16 @@ func (e *Engine) Pending() bool { return e.changed }
 func (e *Engine) Health() (ok bool, reason string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.rejection != "" {
+		return false, e.rejection
+	}
 	return e.health == "", e.health
+}
+
+func (e *Engine) setRejection(reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rejection = reason
 }
 
 func (e *Engine) setHealth(reason string) {

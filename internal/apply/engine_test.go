@@ -317,3 +317,21 @@ func TestCompanionFileCheckedWithItsConfig(t *testing.T) {
 		t.Errorf("rejected candidate not kept: %v", err)
 	}
 }
+
+func TestRejectionStaysUnhealthyUntilGoodCommit(t *testing.T) {
+	r := newRig(t, nil)
+	r.startRunning(gatewayConfig("", "a:8001"))
+	r.apply(gatewayConfig("", "a:8001"))
+	if err := r.apply(gatewayConfig("    bogus\n", "a:8001")); err == nil {
+		t.Fatal("bogus accepted")
+	}
+	r.clock.Advance(10 * time.Second)
+	r.e.Converge(t.Context(), "tick")
+	if ok, why := r.e.Health(); ok || !strings.Contains(why, "rejected") {
+		t.Errorf("health after a tick = %v %q, want the rejection still reported", ok, why)
+	}
+	r.apply(gatewayConfig("", "a:8001", "b:8002"))
+	if ok, why := r.e.Health(); !ok {
+		t.Errorf("health after a good commit: %s", why)
+	}
+}

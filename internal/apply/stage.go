@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/renderer"
 )
 
@@ -36,6 +37,21 @@ type staged struct {
 // rejected candidate is kept beside its destination. Commit then queues
 // each changed output's command. It returns the destinations it changed.
 func (e *Engine) Commit(ctx context.Context, outs []Output) ([]string, error) {
+	changed, err := e.commit(ctx, outs)
+	var ce *haproxy.CheckError
+	switch {
+	case err == nil:
+		e.setRejection("")
+	case errors.As(err, &ce):
+		e.m.CheckFailures.Inc()
+		e.setRejection("haproxy -c rejected the candidate for " + e.o.Config)
+	default:
+		e.setRejection("could not write the rendered files")
+	}
+	return changed, err
+}
+
+func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
 	g := newGeneration(e.o.Config, outs)
 	var all, companions []*staged
 	var main *staged
@@ -126,8 +142,6 @@ func (e *Engine) checkTogether(ctx context.Context, main *staged, companions []*
 	if e.hap != nil {
 		if err := e.hap.Check(ctx, path); err != nil {
 			undo()
-			e.m.CheckFailures.Inc()
-			e.setHealth("haproxy -c rejected the candidate for " + e.o.Config)
 			if main != nil {
 				return fmt.Errorf("%s left as it was; the rejected candidate is kept at %s: %w", main.out.Dest, main.s.Path, err)
 			}
