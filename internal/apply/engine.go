@@ -52,16 +52,17 @@ type Engine struct {
 	loaded  *loadedRecord
 	changed bool // desired changed since the last converge: work is change, not drift
 
-	lastReload time.Time
-	failures   int       // consecutive failed reloads or starts
-	notBefore  time.Time // no reload or start before this (backoff)
-	force      string    // a reload owed for a reason the configs do not show
-	refused    string    // the generation HAProxy refused to load, retried with backoff
-	noMaster   string    // the last reload reason logged as impossible, to log it once
-	proc       Process
-	procDone   chan struct{}   // closed when the goroutine watching proc ends
-	versions   map[int]int     // HAProxy major version per master pid
-	busy       map[string]bool // removed servers still busy, deleted on a retry
+	lastReload  time.Time
+	failures    int       // consecutive failed reloads or starts
+	notBefore   time.Time // no reload or start before this (backoff)
+	force       string    // a reload owed for a reason the configs do not show
+	refused     string    // the generation HAProxy refused to load, retried with backoff
+	noMaster    string    // the last reload reason logged as impossible, to log it once
+	proc        Process
+	seenRunning bool            // this run has seen HAProxy running
+	procDone    chan struct{}   // closed when the goroutine watching proc ends
+	versions    map[int]int     // HAProxy major version per master pid
+	busy        map[string]bool // removed servers still busy, deleted on a retry
 
 	wake   chan struct{}
 	timer  Timer

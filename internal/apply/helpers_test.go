@@ -175,7 +175,9 @@ func (f *fakeHAProxy) Reload(context.Context) (haproxy.ReloadResult, error) {
 	if f.refuse {
 		f.failed++
 		after, _ := f.ShowProc(context.Background())
-		return haproxy.ReloadResult{Before: before, After: after, Messages: "[ALERT] cannot bind socket"}, haproxy.ErrReloadFailed
+		msgs := "[ALERT] cannot bind socket"
+		return haproxy.ReloadResult{Before: before, After: after, Messages: msgs, Sync: true},
+			fmt.Errorf("%w on master.sock (Success=0):\n%s", haproxy.ErrReloadFailed, msgs)
 	}
 	if err := f.load(); err != nil {
 		return haproxy.ReloadResult{}, err

@@ -49,6 +49,10 @@ func (e *Engine) reload(ctx context.Context, reason string, drift bool) error {
 	if err := e.saveServerState(ctx); err != nil {
 		e.log.Warn("could not save server state; servers start with their configured state", "error", err)
 	}
+	var tail string
+	if e.proc != nil {
+		tail = e.proc.Tail()
+	}
 	res, err := e.hap.Reload(ctx)
 	e.lastReload = e.clock.Now()
 	after := res.After
@@ -84,7 +88,7 @@ func (e *Engine) reload(ctx context.Context, reason string, drift bool) error {
 		back := e.putBackRunning()
 		b := e.retry()
 		e.setHealth("haproxy refused to load the new config")
-		return fmt.Errorf("haproxy refused the reload (%s); %s; next try in %s: %w%s", reason, back, b, err, e.haproxySaid(res))
+		return fmt.Errorf("haproxy refused the reload (%s); %s; next try in %s: %w%s", reason, back, b, err, e.haproxySaid(res, tail))
 	}
 	b := e.retry()
 	e.setHealth("reload not confirmed")
@@ -106,16 +110,30 @@ func (e *Engine) putBackRunning() string {
 	return e.o.Config + " is back to the config haproxy runs"
 }
 
-// haproxySaid quotes HAProxy's own lines about a failed reload.
-func (e *Engine) haproxySaid(res haproxy.ReloadResult) string {
-	lines := strings.TrimSpace(res.Messages)
-	if lines == "" && e.proc != nil {
-		lines = e.proc.Tail()
+// haproxySaid quotes what HAProxy printed about a failed reload, when its
+// reply did not carry it (2.6 answers nothing): the lines of the process
+// harender started that came after before.
+func (e *Engine) haproxySaid(res haproxy.ReloadResult, before string) string {
+	if res.Sync || e.proc == nil {
+		return ""
 	}
+	lines := newLines(before, e.proc.Tail())
 	if lines == "" {
 		return ""
 	}
 	return "\nhaproxy said:\n" + lines
+}
+
+// newLines is what after, a later tail of the same output, adds to before.
+func newLines(before, after string) string {
+	if before == "" {
+		return after
+	}
+	last := before[strings.LastIndexByte(before, '\n')+1:]
+	if i := strings.LastIndex(after, last); i >= 0 {
+		return strings.TrimPrefix(after[i+len(last):], "\n")
+	}
+	return after
 }
 
 // saveServerState writes the server state HAProxy starts the reloaded

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"os"
 )
 
 // ensureRunning starts HAProxy when the engine supervises it and it is
@@ -16,13 +17,16 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 			e.log.Error("haproxy exited; starting it again", "exit", fmt.Sprint(e.proc.ExitErr()), "last_lines", e.proc.Tail())
 			<-e.procDone
 			e.proc = nil
-			drift = true
 		default:
 			return nil
 		}
-	} else if _, err := e.hap.ShowProc(ctx); err == nil {
+	} else if e.masterAnswers(ctx) {
+		e.seenRunning = true
 		return nil
 	}
+	// Not running is drift only once this run has seen it running: at the
+	// start of harender, starting HAProxy is the ordinary thing to do.
+	drift = e.seenRunning
 	e.m.HAProxyUp.Set(0)
 	if now := e.clock.Now(); now.Before(e.notBefore) {
 		e.after(e.notBefore.Sub(now))
@@ -36,10 +40,9 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 	if err != nil {
 		b := e.retry()
 		e.setHealth("haproxy failed to start")
-		e.log.Error("haproxy failed to start", "error", err, "next_try", b)
 		return fmt.Errorf("start haproxy (next try in %s): %w", b, err)
 	}
-	e.proc, e.procDone = p, make(chan struct{})
+	e.proc, e.procDone, e.seenRunning = p, make(chan struct{}), true
 	go func(p Process, done chan<- struct{}) {
 		<-p.Done()
 		e.poke()
@@ -60,4 +63,14 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 		e.log.Info("started haproxy", "pid", p.PID(), "master_socket", e.o.MasterSocket, "hash", e.desired.short())
 	}
 	return nil
+}
+
+// masterAnswers reports whether an HAProxy answers on the master socket,
+// without waiting for one to appear.
+func (e *Engine) masterAnswers(ctx context.Context) bool {
+	if _, err := os.Stat(e.o.MasterSocket); err != nil {
+		return false
+	}
+	_, err := e.hap.ShowProc(ctx)
+	return err == nil
 }
