@@ -49,7 +49,7 @@ func templateError(name, text string, err error) error {
 	}
 	if m := parseErrRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[2])
-		return &TemplateError{File: name, Line: line, Col: guessCol(text, line, m[3]), Cause: m[3], Err: err}
+		return &TemplateError{File: name, Line: line, Col: guessCol(text, line, m[3]), Cause: unsupportedCause(m[3]), Err: err}
 	}
 	return &TemplateError{File: name, Line: 1, Col: 1, Cause: strings.TrimPrefix(msg, "template: "), Err: err}
 }

@@ -10,15 +10,10 @@ package renderer
 // Left out on purpose:
 //   - executeTemplate, scratch: need the template or the execution; the
 //     renderer core registers them.
-//   - The Consul, Vault and Nomad data functions (key, service, secret,
-//     nomadVar, ...): funcs_consul.go and friends.
-//   - sockaddr: go-sockaddr inspects the host's network interfaces and
-//     routing table; that is environment, not template data, and it drags in
-//     a large dependency. A template that uses it fails to parse with
-//     `function "sockaddr" not defined`.
-//   - writeToFile: a template that writes (and chowns) arbitrary files as a
-//     side effect of rendering undercuts the atomic, diffable render. Same
-//     parse error as sockaddr.
+//   - The Consul data functions (key, service, ...): funcs_consul.go.
+//   - The Vault, Nomad, Connect CA and Consul peering/partition functions
+//     harender does not support: a template that names one fails to parse
+//     with a message that says so (funcs_unsupported.go).
 //
 // Deviations that cannot show in sensible templates:
 //   - loop returns an iter.Seq[int64] instead of a channel fed by a goroutine,
@@ -108,12 +103,16 @@ func helperFuncsAt(lookupEnv func(string) (string, bool), now func() time.Time) 
 		"toUnescapedJSONPretty": fnToUnescapedJSONPretty,
 		"toYAML":                fnToYAML,
 
-		// Environment, clock and subprocesses.
+		// Environment, clock, host, subprocesses and files. plugin,
+		// sockaddr and writeToFile are bound again per execution, to
+		// honour Options.NoExec (execFuncs).
 		"env":          fnEnv(lookupEnv),
 		"envOrDefault": fnEnvOrDefault(lookupEnv),
 		"mustEnv":      fnMustEnv(lookupEnv),
 		"plugin":       fnPlugin,
+		"sockaddr":     fnSockaddr,
 		"timestamp":    fnTimestamp(now),
+		"writeToFile":  fnWriteToFile,
 
 		// Math.
 		"add":      fnAdd,

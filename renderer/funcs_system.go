@@ -66,14 +66,26 @@ func fnTimestamp(now func() time.Time) func(...string) (string, error) {
 	}
 }
 
-// execFuncs are the functions that run programs. Under noExec they run
-// nothing and give "", as a function whose data has not arrived does: a
-// program may have side effects, and check must need nothing.
+// execFuncs are the functions that reach outside the render: plugin runs
+// a program, writeToFile writes a file, sockaddr reads the host's network
+// (running `ip route` for the default interface). Under noExec they do
+// none of that and give "", as a function whose data has not arrived does:
+// check must need nothing and change nothing. sockaddr and writeToFile
+// still check what they can without effects: the go-sockaddr expression,
+// the permissions and the number of arguments.
 func execFuncs(noExec bool) template.FuncMap {
 	if noExec {
-		return template.FuncMap{"plugin": func(string, ...string) (string, error) { return "", nil }}
+		return template.FuncMap{
+			"plugin":      func(string, ...string) (string, error) { return "", nil },
+			"sockaddr":    checkSockaddr,
+			"writeToFile": checkWriteToFile,
+		}
 	}
-	return template.FuncMap{"plugin": fnPlugin}
+	return template.FuncMap{
+		"plugin":      fnPlugin,
+		"sockaddr":    fnSockaddr,
+		"writeToFile": fnWriteToFile,
+	}
 }
 
 // fnPlugin runs the command name with args (each trimmed of space, empty

@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,14 +20,17 @@ import (
 	"github.com/harender/harender/internal/testenv"
 )
 
-// TestConsulTemplateCompat renders every template of testdata/compat with
-// consul-template v0.42.1 and with harender, against the same Consul
-// catalog and KV store, and requires identical bytes.
+// TestConsulTemplateCompat renders every template of testdata/compat, and
+// those of compatHostCases, with consul-template v0.42.1 and with
+// harender, against the same Consul catalog and KV store and in the same
+// environment, and requires identical bytes, and identical files from
+// writeToFile.
 //
 // consul-template comes from $CONSUL_TEMPLATE_BIN or bin/consul-template
 // (make consul-template builds it). Locally a missing binary skips the
 // test; under CI=true it fails it. Set COMPAT_KEEP=DIR to keep both outputs
-// of every template in DIR (as NAME.ct and NAME.harender).
+// of every template in DIR (as NAME.ct and NAME.harender, and the listings
+// of the files writeToFile wrote as NAME.ct.files and NAME.harender.files).
 func TestConsulTemplateCompat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a Consul agent and consul-template")
@@ -53,6 +58,9 @@ func TestConsulTemplateCompat(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("COMPAT_FILE", fileData) // read by file in 20-file.tmpl
+	// The owner and group 22-writeToFile gives its files.
+	t.Setenv("COMPAT_UID", strconv.Itoa(os.Getuid()))
+	t.Setenv("COMPAT_GID", strconv.Itoa(os.Getgid()))
 	os.Unsetenv("COMPAT_TEST_UNSET_VAR")
 
 	consul := testenv.StartConsul(t)
@@ -61,58 +69,231 @@ func TestConsulTemplateCompat(t *testing.T) {
 	for _, src := range templates {
 		name := strings.TrimSuffix(filepath.Base(src), ".tmpl")
 		t.Run(name, func(t *testing.T) {
-			abs, err := filepath.Abs(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			ctOut := filepath.Join(dir, name+".ct")
-			hrOut := filepath.Join(dir, name+".harender")
-
-			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, ct, "-once",
-				"-consul-addr", consul.Addr,
-				"-max-stale=0s", "-vault-renew-token=false",
-				"-log-level=err",
-				"-template", abs+":"+ctOut)
-			cmd.Dir = dir
-			var ctLog bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &ctLog, &ctLog
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("consul-template failed (%v), so the template is not valid for it:\n%s", err, ctLog.String())
-			}
-			want, err := os.ReadFile(ctOut)
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			code, _, stderr := harender(t, "render",
-				"--template", abs+":"+hrOut,
-				"--consul-addr", consul.Addr,
-				"--timeout", "30s", "--log-level", "error")
-			if keep != "" {
-				os.WriteFile(filepath.Join(keep, name+".ct"), want, 0o644)
-			}
-			if code != exitOK {
-				t.Fatalf("harender render: exit %d where consul-template rendered %d bytes\n%s", code, len(want), stderr)
-			}
-			got, err := os.ReadFile(hrOut)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if keep != "" {
-				os.WriteFile(filepath.Join(keep, name+".harender"), got, 0o644)
-			}
-			if !bytes.Equal(want, got) {
-				diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-					A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-					FromFile: "consul-template", ToFile: "harender", Context: 2,
-				})
-				t.Errorf("%s: harender's %d bytes differ from consul-template's %d:\n%s", filepath.Base(src), len(got), len(want), diff)
-			}
+			compareWithConsulTemplate(t, ct, consul.Addr, src, keep, nil)
 		})
 	}
+	// Templates that reach this host: sockaddr reads its interfaces,
+	// writeToFile writes files, compared too. Each tool runs in turn with
+	// the same environment, COMPAT_WRITE_DIR included, the directory laid
+	// anew before each.
+	for _, c := range compatHostCases() {
+		t.Run(c.name, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), c.name+".tmpl")
+			if err := os.WriteFile(src, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files := &compatFiles{dir: filepath.Join(t.TempDir(), "written"), before: c.before}
+			t.Setenv("COMPAT_WRITE_DIR", files.dir)
+			compareWithConsulTemplate(t, ct, consul.Addr, src, keep, files)
+		})
+	}
+}
+
+// compareWithConsulTemplate renders src with consul-template and with
+// harender and requires the same bytes, and, when files is not nil, the
+// same files written beside the output.
+func compareWithConsulTemplate(t *testing.T, ct, consulAddr, src, keep string, files *compatFiles) {
+	t.Helper()
+	name := strings.TrimSuffix(filepath.Base(src), ".tmpl")
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctOut := filepath.Join(dir, name+".ct")
+	hrOut := filepath.Join(dir, name+".harender")
+
+	files.lay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ct, "-once",
+		"-consul-addr", consulAddr,
+		"-max-stale=0s", "-vault-renew-token=false",
+		"-log-level=err",
+		"-template", abs+":"+ctOut)
+	cmd.Dir = dir
+	var ctLog bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &ctLog, &ctLog
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("consul-template failed (%v), so the template is not valid for it:\n%s", err, ctLog.String())
+	}
+	want, err := os.ReadFile(ctOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctFiles := files.list(t)
+
+	files.lay(t)
+	code, _, stderr := harender(t, "render",
+		"--template", abs+":"+hrOut,
+		"--consul-addr", consulAddr,
+		"--timeout", "30s", "--log-level", "error")
+	if keep != "" {
+		os.WriteFile(filepath.Join(keep, name+".ct"), want, 0o644)
+	}
+	if code != exitOK {
+		t.Fatalf("harender render: exit %d where consul-template rendered %d bytes\n%s", code, len(want), stderr)
+	}
+	got, err := os.ReadFile(hrOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hrFiles := files.list(t)
+	if keep != "" {
+		os.WriteFile(filepath.Join(keep, name+".harender"), got, 0o644)
+		if files != nil {
+			os.WriteFile(filepath.Join(keep, name+".ct.files"), []byte(ctFiles), 0o644)
+			os.WriteFile(filepath.Join(keep, name+".harender.files"), []byte(hrFiles), 0o644)
+		}
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s: harender's %d bytes differ from consul-template's %d:\n%s", filepath.Base(src), len(got), len(want), compatDiff(string(want), string(got)))
+	}
+	if ctFiles != hrFiles {
+		t.Errorf("%s: the files harender wrote differ from consul-template's:\n%s", filepath.Base(src), compatDiff(ctFiles, hrFiles))
+	}
+}
+
+func compatDiff(want, got string) string {
+	diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(want), B: difflib.SplitLines(got),
+		FromFile: "consul-template", ToFile: "harender", Context: 2,
+	})
+	return diff
+}
+
+// compatHostCase is a template of the corpus that uses sockaddr or
+// writeToFile; the latter writes under $COMPAT_WRITE_DIR, a directory of
+// each run's own, which is why these live here and not in testdata/compat.
+type compatHostCase struct {
+	name, text string
+	// before are the files (relative path: content) laid before each run.
+	before map[string]string
+}
+
+func compatHostCases() []compatHostCase {
+	return []compatHostCase{
+		{
+			// The issue's template: bind HAProxy to this host's loopback
+			// address, and the other go-sockaddr sources and helpers. Both
+			// tools read the same host.
+			name: "21-sockaddr",
+			text: `bind {{ sockaddr "GetAllInterfaces | include \"flag\" \"loopback\" | include \"type\" \"IPv4\" | sort \"address\" | limit 1 | attr \"address\"" }}:8080
+lo={{ sockaddr "GetAllInterfaces | include \"name\" \"^lo$\"" "| include \"type\" \"IPv4\" | attr \"address\"" }}
+all={{ sockaddr "GetAllInterfaces | sort \"type,address\" | join \"address\" \" \"" }}
+names={{ sockaddr "GetAllInterfaces | unique \"name\" | sort \"name\" | join \"name\" \",\"" }}
+private=[{{ sockaddr "GetPrivateIP" }}] [{{ sockaddr "GetPrivateIPs" }}]
+public=[{{ sockaddr "GetPublicIP" }}] [{{ sockaddr "GetPublicIPs" }}]
+default=[{{ sockaddr "GetDefaultInterfaces | attr \"name\"" }}]
+iface=[{{ sockaddr "GetInterfaceIP \"lo\"" }}] [{{ sockaddr "GetInterfaceIPs \"lo\"" }}]
+math={{ sockaddr "GetAllInterfaces | include \"name\" \"^lo$\" | include \"type\" \"IPv4\" | math \"address\" \"+2\" | attr \"address\"" }}
+attrs={{ with $lo := "GetAllInterfaces | include \"name\" \"^lo$\" | include \"type\" \"IPv4\"" }}{{ range $a := split "," "network,netmask,mask_bits,size,broadcast,first_usable,last_usable,flags,type,string" }} {{ $a }}={{ sockaddr $lo "| attr" (printf "%q" $a) }}{{ end }}{{ end }}
+none=[{{ sockaddr "GetAllInterfaces | include \"name\" \"^no-such-interface$\" | attr \"address\"" }}]
+{{ with $ip := sockaddr "GetAllInterfaces | include \"flag\" \"loopback\" | include \"type\" \"IPv4\" | attr \"address\"" }}  server local {{ $ip }}:80 check
+{{ end }}`,
+		},
+		{
+			// writeToFile with every flag and mode, into new and existing
+			// files and a new directory; owner and group given as this
+			// user's ids, which both tools may set.
+			name: "22-writeToFile",
+			text: `{{- $d := env "COMPAT_WRITE_DIR" -}}
+{{- "plain" | writeToFile (printf "%s/plain.txt" $d) "" "" "0644" -}}
+{{- "replaced" | writeToFile (printf "%s/existing.txt" $d) "" "" "0640" -}}
+{{- "private" | writeToFile (printf "%s/tls/site.key" $d) (env "COMPAT_UID") (env "COMPAT_GID") "0600" "newline" -}}
+{{- "line 2" | writeToFile (printf "%s/log.txt" $d) "" "" "0600" "append,newline" -}}
+{{- "tail" | writeToFile (printf "%s/log2.txt" $d) "" "" "0644" "append" -}}
+{{- "new" | writeToFile (printf "%s/new-log.txt" $d) "" "" "0644" "append,newline" -}}
+{{- writeToFile (printf "%s/ignored-flags.txt" $d) "" "" "0644" "append" "newline" "last argument" -}}
+{{- "" | writeToFile (printf "%s/empty.txt" $d) "" "" "0444" -}}
+rendered [{{ "x" | writeToFile (printf "%s/x.txt" $d) "" "" "0644" }}]
+`,
+			before: map[string]string{
+				"existing.txt":      "old content, longer than the new\n",
+				"log.txt":           "line 1\n",
+				"log2.txt":          "head ",
+				"ignored-flags.txt": "old\n",
+			},
+		},
+		{
+			// writeToFile fed by Consul data, rendered once all of it has
+			// arrived. Only replacing writes: both tools execute a
+			// template once per pass while data arrives, and an append
+			// would append once per pass, a number the two need not share.
+			name: "23-writeToFile-consul",
+			text: `{{- $d := env "COMPAT_WRITE_DIR" -}}
+{{- key "motd" | writeToFile (printf "%s/motd" $d) "" "" "0644" -}}
+{{- $servers := "" -}}
+{{- range service "web" }}{{ $servers = printf "%s%s:%d\n" $servers .Address .Port }}{{ end -}}
+{{- $servers | writeToFile (printf "%s/web.servers" $d) "" "" "0640" -}}
+{{- range service "web" }}
+server {{ .ID }} {{ .Address }}:{{ .Port }}
+{{- end }}
+`,
+		},
+	}
+}
+
+// compatFiles is the directory writeToFile writes into during one
+// comparison.
+type compatFiles struct {
+	dir    string
+	before map[string]string
+}
+
+// lay empties the directory and writes the files of before, mode 0644.
+func (f *compatFiles) lay(t *testing.T) {
+	t.Helper()
+	if f == nil {
+		return
+	}
+	if err := os.RemoveAll(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range f.before {
+		if err := os.WriteFile(filepath.Join(f.dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// list describes every file and directory under the directory: path,
+// mode, owner and content, one per line, sorted.
+func (f *compatFiles) list(t *testing.T) string {
+	t.Helper()
+	if f == nil {
+		return ""
+	}
+	var lines []string
+	err := filepath.WalkDir(f.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == f.dir {
+			return err
+		}
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(f.dir, path)
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %v %d:%d", rel, fi.Mode(), st.Uid, st.Gid)
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(" %q", b)
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // seedCompatCatalog registers the catalog and KV data the corpus reads:
