@@ -73,7 +73,9 @@ func fnTimestamp(now func() time.Time) func(...string) (string, error) {
 // check must need nothing and change nothing. sockaddr and writeToFile
 // still check what they can without effects: the go-sockaddr expression,
 // the permissions and the number of arguments.
-func execFuncs(noExec bool) template.FuncMap {
+// Under noWrite (render --dry-run) only writeToFile is held back: plugin
+// and sockaddr give data that the diff must show.
+func execFuncs(noExec, noWrite bool) template.FuncMap {
 	if noExec {
 		return template.FuncMap{
 			"plugin":      func(string, ...string) (string, error) { return "", nil },
@@ -81,11 +83,15 @@ func execFuncs(noExec bool) template.FuncMap {
 			"writeToFile": checkWriteToFile,
 		}
 	}
-	return template.FuncMap{
+	m := template.FuncMap{
 		"plugin":      fnPlugin,
 		"sockaddr":    fnSockaddr,
 		"writeToFile": fnWriteToFile,
 	}
+	if noWrite {
+		m["writeToFile"] = checkWriteToFile
+	}
+	return m
 }
 
 // fnPlugin runs the command name with args (each trimmed of space, empty

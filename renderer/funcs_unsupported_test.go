@@ -78,7 +78,7 @@ func TestUnsupportedFuncsAreNotHelpers(t *testing.T) {
 		if _, ok := m[name]; ok {
 			t.Errorf("%s is a helper", name)
 		}
-		if _, ok := execFuncs(false)[name]; ok {
+		if _, ok := execFuncs(false, false)[name]; ok {
 			t.Errorf("%s is an exec function", name)
 		}
 		if _, ok := (consulFuncs{}).funcMap()[name]; ok {

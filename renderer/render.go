@@ -32,6 +32,8 @@ type Options struct {
 	// without running anything, for a check that must need nothing and
 	// change nothing.
 	NoExec bool
+	// NoWrite makes writeToFile write nothing (render --dry-run).
+	NoWrite bool
 }
 
 // Template is a parsed template, named by its path so that errors say
@@ -94,6 +96,13 @@ func (t *Template) WithNoExec() *Template {
 	return &c
 }
 
+// WithNoWrite returns t executing as under Options.NoWrite.
+func (t *Template) WithNoWrite() *Template {
+	c := *t
+	c.opts.NoWrite = true
+	return &c
+}
+
 // Execute renders the template with the data r holds. Functions whose data
 // has not arrived yield empty values and are listed in Result.Missing. On a
 // template error the Result is still returned, without Output.
@@ -130,7 +139,7 @@ func (t *Template) boundFuncs(tmpl *template.Template, r Recaller, used, missing
 		return s
 	}
 	m["executeTemplate"] = executeTemplate(tmpl)
-	maps.Copy(m, execFuncs(t.opts.NoExec))
+	maps.Copy(m, execFuncs(t.opts.NoExec, t.opts.NoWrite))
 	return m
 }
 

@@ -71,6 +71,11 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 	if err != nil {
 		return withCode(exitConfig, err)
 	}
+	if f.dryRun {
+		for _, j := range jobs {
+			j.tmpl = j.tmpl.WithNoWrite() // --dry-run writes nothing, writeToFile included
+		}
+	}
 	client, err := watch.NewClient(cfg.Consul.Client)
 	if err != nil {
 		return withCode(exitConfig, err)

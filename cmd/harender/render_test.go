@@ -91,3 +91,26 @@ func TestBackupKeepsPrevious(t *testing.T) {
 		t.Errorf("out = %q %v", b, fi.Mode().Perm())
 	}
 }
+
+// TestDryRunWritesNothing: --dry-run writes no file, writeToFile's
+// included; a real render writes it.
+func TestDryRunWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	side := filepath.Join(dir, "side.txt")
+	src := writeFile(t, filepath.Join(dir, "t.tmpl"), `{{ "hi" | writeToFile "`+side+`" "" "" "0644" }}main`+"\n")
+	dest := filepath.Join(dir, "out")
+	if code, _, stderr := harender(t, "render", "--dry-run", "-t", src+":"+dest); code != exitDiff {
+		t.Fatalf("dry-run: exit %d, want 1\n%s", code, stderr)
+	}
+	for _, p := range []string{side, dest} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("--dry-run wrote %s", p)
+		}
+	}
+	if code, _, stderr := harender(t, "render", "-t", src+":"+dest); code != exitOK {
+		t.Fatalf("render: exit %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(side); string(b) != "hi" {
+		t.Errorf("writeToFile wrote %q, want hi", b)
+	}
+}

@@ -139,7 +139,7 @@ func (e *Engine) Close(ctx context.Context) {
 	}
 	e.cmds.close(ctx)
 	if e.proc != nil {
-		if err := e.proc.Stop(10 * time.Second); err != nil {
+		if err := e.proc.Stop(5 * time.Second); err != nil {
 			e.log.Warn("stopping haproxy", "error", err)
 		}
 		<-e.procDone
