@@ -5,15 +5,21 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
 
 // Gateway is one gateway instance: an HTTP server on loopback that answers
-// "hello from ID", registered in Consul with an HTTP health check.
+// "hello from ID", registered in Consul with an HTTP health check. GET
+// /?delay=2s answers after 2s, so that a test can keep requests in flight
+// on it; Holding counts them.
 type Gateway struct {
+	mu      sync.Mutex
+	held    map[time.Duration]int // requests waiting out their delay, by delay
 	ID      string
 	Addr    *net.TCPAddr
 	healthy atomic.Bool
@@ -29,7 +35,7 @@ func StartGateway(t testing.TB, c *Consul, service, id string, tags ...string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &Gateway{ID: id, Addr: ln.Addr().(*net.TCPAddr), consul: c}
+	g := &Gateway{ID: id, Addr: ln.Addr().(*net.TCPAddr), consul: c, held: map[time.Duration]int{}}
 	g.healthy.Store(true)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +46,15 @@ func StartGateway(t testing.TB, c *Consul, service, id string, tags ...string) *
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil && d > 0 {
+			g.hold(d, 1)
+			defer g.hold(d, -1)
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		fmt.Fprintf(w, "hello from %s\n", id)
 	})
 	g.srv = &http.Server{Handler: mux}
@@ -77,3 +92,23 @@ func (g *Gateway) SetHealthy(ok bool) { g.healthy.Store(ok) }
 
 // Stop stops serving, as a crashed instance would; it stays registered.
 func (g *Gateway) Stop() { g.srv.Close() }
+
+func (g *Gateway) hold(d time.Duration, n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held[d] += n
+}
+
+// Holding is how many requests that asked for a delay of at least d are
+// waiting it out now: requests in flight that HAProxy cannot take back.
+func (g *Gateway) Holding(d time.Duration) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for delay, c := range g.held {
+		if delay >= d {
+			n += c
+		}
+	}
+	return n
+}
