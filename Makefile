@@ -18,7 +18,7 @@ export HAPROXY_BIN := $(HAPROXY26)
 # HAProxy's version, and this keeps CI well under 20 minutes.
 RACE_PKGS := ./watch/ ./haproxy/ ./internal/apply/
 
-.PHONY: all build test test-unit test-race deps deps-apt demo demo-failover bench lint clean
+.PHONY: all build test test-unit test-race deps deps-apt demo demo-failover faults bench lint clean
 
 all: build
 
@@ -58,6 +58,10 @@ demo: deps build
 
 demo-failover: deps build
 	DEMO_EXIT=1 scripts/demo.sh
+
+# The fault table of issue 7: every row an end-to-end test under wrk load.
+faults: deps build
+	scripts/faults.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/
