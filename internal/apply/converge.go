@@ -40,6 +40,12 @@ func (e *Engine) Converge(ctx context.Context, why string) error {
 	drift := !e.changed
 	e.checkFiles(drift)
 	if e.o.Reload == "never" {
+		// Files only; a supervised HAProxy is still kept running.
+		if e.o.Start {
+			if err := e.ensureRunning(ctx, drift); err != nil {
+				return err
+			}
+		}
 		e.changed = false
 		e.setHealth("")
 		return nil
