@@ -186,9 +186,9 @@ func TestIntegration(t *testing.T) {
 			}
 		}
 		expectAll(t, fe, "B")
-		state, err := rt.ShowServersState(t.Context())
-		if err != nil || !strings.Contains(state, " be 1 s1 127.0.0.1 ") || !strings.Contains(state, fmt.Sprintf(" %d ", pb)) {
-			t.Fatalf("show servers state = %q, %v", state, err)
+		state, err := rt.ServersState(t.Context())
+		if s1 := state.Find("be", "s1"); err != nil || s1 == nil || s1.Addr != "127.0.0.1" || s1.Port != pb {
+			t.Fatalf("show servers state = %+v, %v", state, err)
 		}
 		if err := rt.SetServerAddr(t.Context(), "be", "s1", "127.0.0.1", pa); err != nil {
 			t.Fatal(err)
@@ -252,7 +252,7 @@ func waitRuntime(t *testing.T, rt *Runtime) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := rt.ShowServersState(t.Context())
+		_, err := rt.ServersState(t.Context())
 		if err == nil {
 			return
 		}

@@ -63,18 +63,6 @@ func (r *Runtime) SetServerWeight(ctx context.Context, backend, server string, w
 	return r.run(ctx, fmt.Sprintf("set server %s/%s weight %d", backend, server, weight))
 }
 
-// ShowServersState returns the raw `show servers state` output, as used by server-state-file.
-func (r *Runtime) ShowServersState(ctx context.Context) (string, error) {
-	reply, err := r.Command(ctx, "show servers state")
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(reply, "1\n") {
-		return "", fmt.Errorf("show servers state on %s: %w: %s", r.Path, ErrRuntimeRejected, strings.TrimSpace(reply))
-	}
-	return reply, nil
-}
-
 // run sends cmd and turns any reply that is not a known success into an error.
 func (r *Runtime) run(ctx context.Context, cmd string) error {
 	reply, err := r.Command(ctx, cmd)

@@ -154,16 +154,3 @@ func cfgServer(cfg *Config, backend, name string) *Server {
 	}
 	return nil
 }
-
-// KeepServerState renders the server-state-file for cfg from a raw
-// `show servers state` reply; a reply that does not parse gives a file with
-// no server, from which HAProxy takes everything from the config.
-//
-// Deprecated: use StateFileFor with (*Runtime).ServersState.
-func KeepServerState(state string, cfg *Config) string {
-	obs, err := ParseServersState(state)
-	if err != nil {
-		obs = nil
-	}
-	return string(StateFileFor(obs, cfg))
-}

@@ -215,22 +215,6 @@ func TestStateFileForNothingToWrite(t *testing.T) {
 	}
 }
 
-// The deprecated wrapper renders the same file from the raw reply.
-func TestKeepServerState(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "servers-state-runtime-3.0.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	obs := recordedState(t, "3.0")
-	cfg := recordedConfig(t, obs, "backend be", recordedServers)
-	if got, want := KeepServerState(string(b), cfg), string(StateFileFor(obs, cfg)); got != want {
-		t.Errorf("KeepServerState =\n%s\nwant\n%s", got, want)
-	}
-	if got := KeepServerState("garbage", cfg); got != string(StateFileFor(nil, cfg)) {
-		t.Errorf("KeepServerState(garbage) = %q", got)
-	}
-}
-
 func mustParseState(t *testing.T, s string) *ServersState {
 	t.Helper()
 	st, err := ParseServersState(s)
