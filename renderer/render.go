@@ -34,6 +34,12 @@ type Options struct {
 	NoExec bool
 	// NoWrite makes writeToFile write nothing (render --dry-run).
 	NoWrite bool
+	// FunctionDenylist names functions the template may not call, '*'
+	// matching any run of characters (sandbox: denyFuncs).
+	FunctionDenylist []string
+	// SandboxPath, if set, is the directory file and writeToFile must stay
+	// in (sandbox: resolveInSandbox).
+	SandboxPath string
 }
 
 // Template is a parsed template, named by its path so that errors say
@@ -62,8 +68,8 @@ func Parse(name, text string, o Options) (*Template, error) {
 	}
 	t := &Template{name: name, text: text, opts: o}
 	tmpl := template.New(name).Delims(o.LeftDelim, o.RightDelim)
-	tmpl.Funcs(helperFuncs(o.LookupEnv))
-	tmpl.Funcs(paramFuncs(o.Params))
+	tmpl.Funcs(denyFuncs(helperFuncs(o.LookupEnv), o.FunctionDenylist))
+	tmpl.Funcs(denyFuncs(paramFuncs(o.Params), o.FunctionDenylist))
 	tmpl.Funcs(t.boundFuncs(tmpl, nil, &depSet{}, &depSet{}))
 	if o.ErrMissingKey {
 		tmpl.Option("missingkey=error")
@@ -140,7 +146,8 @@ func (t *Template) boundFuncs(tmpl *template.Template, r Recaller, used, missing
 	}
 	m["executeTemplate"] = executeTemplate(tmpl)
 	maps.Copy(m, execFuncs(t.opts.NoExec, t.opts.NoWrite))
-	return m
+	sandboxFuncs(t.opts.SandboxPath, m, t.opts.NoExec)
+	return denyFuncs(m, t.opts.FunctionDenylist)
 }
 
 func executeTemplate(t *template.Template) func(string, ...any) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // WriteOptions says how a destination is written.
@@ -38,7 +39,8 @@ func Unchanged(dest string, data []byte) bool {
 	return err == nil && bytes.Equal(cur, data)
 }
 
-// Stage writes data to DEST.candidate, fsyncs it and sets its permissions.
+// Stage writes data to DEST.candidate, created with its permissions before
+// any byte is written, and fsyncs it.
 func Stage(dest string, data []byte, o WriteOptions) (*Staged, error) {
 	dir := filepath.Dir(dest)
 	if o.CreateDestDirs {
@@ -55,7 +57,7 @@ func Stage(dest string, data []byte, o WriteOptions) (*Staged, error) {
 	}
 	o.Perms = perms
 	path := dest + CandidateSuffix
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perms)
+	f, err := createExact(path, perms)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}
@@ -64,11 +66,35 @@ func Stage(dest string, data []byte, o WriteOptions) (*Staged, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}
-	if err := errors.Join(f.Chmod(perms), f.Sync(), f.Close()); err != nil {
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}
 	return &Staged{Dest: dest, Path: path, opts: o}, nil
+}
+
+// createExact creates path as a new file with exactly perms before a byte
+// is in it. A candidate left by an earlier run (a kill, a rejected check)
+// is removed first, not truncated: truncating would keep its mode, and a
+// secret rendered with perms 0600 would be written into a file that others
+// can read until the chmod. O_EXCL|O_NOFOLLOW refuse a file or a symlink
+// planted in between; the mode the umask narrowed is set back at once.
+func createExact(path string, perms os.FileMode) (*os.File, error) {
+	// Unlink, not os.Remove: a directory in the way is an error, not
+	// something to remove.
+	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, &fs.PathError{Op: "unlink", Path: path, Err: err}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perms)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(perms); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return f, nil
 }
 
 // Commit renames the staged file over the destination and fsyncs the
