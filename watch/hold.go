@@ -86,9 +86,14 @@ func (v holdVerdict) deliver() bool {
 
 // holdState is the hold rule for one dependency. It is pure: the poller
 // feeds it every answer and the time.
+//
+// The same state holds back a mass removal (mass_removal.go): the poller
+// asks judge with the longest hold any rule wants for an answer, so that
+// one held answer has one clock, whichever rules flag it.
 type holdState struct {
-	hold  time.Duration // how long to hold at most; <= 0 disables the rule
+	hold  time.Duration // how long decide holds at most; <= 0 disables the rule
 	since time.Time     // when the first held answer came; zero if none held
+	limit time.Duration // the hold in force for the latest held answer
 }
 
 // holding reports whether an answer is held back.
@@ -102,7 +107,7 @@ func (h *holdState) remaining(now time.Time) time.Duration {
 	if !h.holding() {
 		return 0
 	}
-	return max(h.hold-now.Sub(h.since), 0)
+	return max(h.limit-now.Sub(h.since), 0)
 }
 
 // decide judges an answer of newLen items that came at now, with prevLen
@@ -111,7 +116,17 @@ func (h *holdState) remaining(now time.Time) time.Duration {
 // recovery window and knownLeader what Consul said of its leader. heldFor is how long an answer had been held when the
 // verdict ends a hold.
 func (h *holdState) decide(now time.Time, prevLen, newLen int, recovering, knownLeader bool) (v holdVerdict, heldFor time.Duration) {
-	suspect := h.hold > 0 && suspectReason(prevLen, newLen, recovering, knownLeader) != ""
+	var limit time.Duration
+	if suspectReason(prevLen, newLen, recovering, knownLeader) != "" {
+		limit = h.hold
+	}
+	return h.judge(now, limit)
+}
+
+// judge is decide for an answer that some rule wants held for up to limit
+// (measured from the first held answer); limit <= 0 means no rule does.
+func (h *holdState) judge(now time.Time, limit time.Duration) (v holdVerdict, heldFor time.Duration) {
+	suspect := limit > 0
 	switch {
 	case !suspect && !h.holding():
 		return deliverAnswer, 0
@@ -119,12 +134,13 @@ func (h *holdState) decide(now time.Time, prevLen, newLen int, recovering, known
 		heldFor, h.since = now.Sub(h.since), time.Time{}
 		return replaceHeld, heldFor
 	case !h.holding():
-		h.since = now
+		h.since, h.limit = now, limit
 		return startHold, 0
-	case now.Sub(h.since) >= h.hold:
+	case now.Sub(h.since) >= limit:
 		heldFor, h.since = now.Sub(h.since), time.Time{}
 		return releaseHeld, heldFor
 	default:
+		h.limit = limit
 		return keepHolding, now.Sub(h.since)
 	}
 }

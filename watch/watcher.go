@@ -40,6 +40,32 @@ type Options struct {
 	// leaves its dependency unanswered until then. Default 5s; negative
 	// disables the rule. See hold.go.
 	HoldEmpty time.Duration
+	// AllowEmpty turns the keep-last rule off. By default, when every
+	// instance of a service fails its checks, a `service` query filtered
+	// to passing instances (the default filter) keeps delivering the
+	// instances it last delivered that are still registered and failing,
+	// instead of an empty list, with a Warn once per episode, so that
+	// HAProxy's own checks decide; with AllowEmpty the empty list goes
+	// through and HAProxy answers 503 at once. See keep_last.go.
+	AllowEmpty bool
+	// MaxRemovalPercent is the share of a service's instances, in percent,
+	// that one change may remove without being held back as a mass
+	// removal. A change that removes more, from at least 4 delivered
+	// instances, is held for RemovalHold with a Warn and delivered if it
+	// is still a mass removal then; an answer within the hold that is not
+	// one is delivered at once. Default 50 (5→2 is held, 4→2 is not);
+	// negative or 100 and more disables the rule. See mass_removal.go.
+	MaxRemovalPercent int
+	// RemovalHold is how long a mass removal is held back. Default 30s;
+	// negative disables the rule.
+	RemovalHold time.Duration
+	// Guarded, if set, is called when the keep-last or the mass-removal
+	// rule starts (active true) and stops (false) holding back what Consul
+	// says of a dependency: rule is GuardKeepLast or GuardMassRemoval,
+	// dependency the dependency's identity. Every start is followed by a
+	// stop, at the latest when the dependency stops being watched; calls
+	// for one dependency come in order from one goroutine.
+	Guarded func(rule, dependency string, active bool)
 	// Logger receives Warn on every retry and held answer, and Debug on
 	// every update. Nil discards.
 	Logger *slog.Logger
@@ -72,6 +98,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HoldEmpty == 0 {
 		o.HoldEmpty = defaultHoldEmpty
+	}
+	if o.MaxRemovalPercent == 0 {
+		o.MaxRemovalPercent = defaultMaxRemovalPercent
+	}
+	if o.RemovalHold == 0 {
+		o.RemovalHold = defaultRemovalHold
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -241,10 +273,18 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 		allowStale = o.MaxStale > 0
 		start      time.Time
 		now        = true // skip the rate limit: first query, or a stale re-ask
+		dep        = p.dep
+		keep       = newKeeper(p.dep, o, log)
+		removal    = newRemovalGuard(p.dep, o, log)
 	)
 	if nb, ok := p.dep.(nilBlocker); ok {
 		blocks = nb.blocksOnNil()
 	}
+	if keep != nil {
+		dep = keep // asks without ?passing: see keep_last.go
+		defer keep.stop()
+	}
+	defer removal.stop()
 
 	for {
 		if !now && !sleep(ctx, rateLimit(time.Since(start), o.MinInterval)) {
@@ -260,7 +300,7 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			wait = min(wait, max(hold.remaining(start), time.Millisecond))
 		}
 		q := &api.QueryOptions{WaitIndex: index, WaitTime: wait, AllowStale: allowStale}
-		data, meta, err := w.fetch(fetchCtx, p.dep, q)
+		data, meta, err := w.fetch(fetchCtx, dep, q)
 		if ctx.Err() != nil {
 			return
 		}
@@ -305,14 +345,22 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			index = meta.LastIndex
 		}
 
+		if keep != nil {
+			data = keep.apply(last, data, received)
+		}
 		prevLen, newLen := -1, listLen(data)
 		if received {
 			prevLen = listLen(last)
 		}
-		leader := leaderKnown(meta)
-		verdict, heldFor := hold.decide(time.Now(), prevLen, newLen, recovering, leader)
-		logHold(log, verdict, heldFor, prevLen, newLen, o.HoldEmpty,
-			suspectReason(prevLen, newLen, recovering, leader))
+		reason := suspectReason(prevLen, newLen, recovering, leaderKnown(meta))
+		var limit time.Duration
+		if reason != "" {
+			limit = o.HoldEmpty
+		}
+		massLimit := removal.limit(prevLen, newLen)
+		verdict, heldFor := hold.judge(time.Now(), max(limit, massLimit))
+		logHold(log, verdict, heldFor, prevLen, newLen, o.HoldEmpty, reason)
+		removal.judged(verdict, heldFor, prevLen, newLen, massLimit > 0)
 		if !verdict.deliver() {
 			continue
 		}
@@ -359,6 +407,9 @@ func logHold(log *slog.Logger, v holdVerdict, heldFor time.Duration, before, now
 	}
 	switch v {
 	case startHold:
+		if reason == "" {
+			return // held for a mass removal only: removalGuard warns
+		}
 		log.Warn("answer shrank while consul may be restarting, holding it back",
 			append(sizes, "hold", hold, "reason", reason)...)
 	case keepHolding:
