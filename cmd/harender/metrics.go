@@ -26,6 +26,7 @@ type metrics struct {
 	templateErrors prometheus.Gauge
 	consulRequests *prometheus.CounterVec
 	consulErrors   *prometheus.CounterVec
+	consulAnswer   prometheus.Gauge
 	dependencies   prometheus.Gauge
 	lastApply      prometheus.Gauge
 	applyLatency   prometheus.Histogram
@@ -52,6 +53,10 @@ func newMetrics() *metrics {
 		consulErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "harender_consul_errors_total", Help: "Failed HTTP requests to Consul, by endpoint.",
 		}, []string{"endpoint"}),
+		consulAnswer: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "harender_consul_last_success_timestamp_seconds",
+			Help: "Unix time of the last request Consul answered without error. A blocking query answers within block_query_wait, so an age well past that means Consul is down or cut off.",
+		}),
 		dependencies: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "harender_dependencies", Help: "Consul queries being watched.",
 		}),
@@ -69,7 +74,7 @@ func newMetrics() *metrics {
 	for _, r := range []string{"changed", "unchanged", "error"} {
 		m.renders.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.renders, m.templateErrors, m.consulRequests, m.consulErrors, m.dependencies, m.lastApply, m.applyLatency,
+	m.reg.MustRegister(m.renders, m.templateErrors, m.consulRequests, m.consulErrors, m.consulAnswer, m.dependencies, m.lastApply, m.applyLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,7 +82,10 @@ func newMetrics() *metrics {
 // observeConsul counts one Consul request; it is the watcher's Observe.
 func (m *metrics) observeConsul(endpoint string, err error) {
 	m.consulRequests.WithLabelValues(endpoint).Inc()
-	if err != nil && !errors.Is(err, context.Canceled) {
+	switch {
+	case err == nil:
+		m.consulAnswer.SetToCurrentTime()
+	case !errors.Is(err, context.Canceled):
 		m.consulErrors.WithLabelValues(endpoint).Inc()
 	}
 }
