@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,11 @@ type TemplateConfig struct {
 	ErrMissingKey             bool
 	Command                   []string
 	CommandTimeout            time.Duration
+	// FunctionDenylist names the functions the template may not call
+	// ('*' matches any run); SandboxPath is the directory file and
+	// writeToFile must stay in, absolute. As consul-template's.
+	FunctionDenylist []string
+	SandboxPath      string
 	// shown is Source, or Destination for inline contents, as the user
 	// wrote it (joined to the config file's directory as given), so that
 	// errors read like the command line.
@@ -183,6 +189,16 @@ func (c *Config) fromFile(p *parsedFile) error {
 			t.Perms = uint32(m)
 		}
 		dur(b.CommandTimeout, &t.CommandTimeout, "command_timeout", i, "template")
+		for _, l := range []struct {
+			attr  string
+			names []string
+		}{{"function_denylist", b.FunctionDenylist}, {"function_blacklist", b.FunctionBlacklist}} {
+			if slices.Contains(l.names, "") {
+				errs = append(errs, &posError{rng: p.at(l.attr, i, "template"), msg: l.attr + `: an empty name denies nothing; name a function, such as "plugin", or a pattern, such as "sprig_*"`})
+			}
+			t.FunctionDenylist = append(t.FunctionDenylist, l.names...)
+		}
+		t.SandboxPath = p.path(b.SandboxPath)
 		if n := countSet(t.Source, t.Contents, t.Builtin); n != 1 {
 			errs = append(errs, &posError{rng: p.at("", i, "template"), msg: "template: set exactly one of source, contents or builtin"})
 		}

@@ -67,6 +67,11 @@ type templateBlock struct {
 	ErrMissingKey  bool              `hcl:"error_on_missing_key,optional"`
 	Command        []string          `hcl:"command,optional"`
 	CommandTimeout string            `hcl:"command_timeout,optional"`
+	// FunctionDenylist and its old name function_blacklist, as in
+	// consul-template: the two lists are joined.
+	FunctionDenylist  []string `hcl:"function_denylist,optional"`
+	FunctionBlacklist []string `hcl:"function_blacklist,optional"`
+	SandboxPath       string   `hcl:"sandbox_path,optional"`
 }
 
 type haproxyBlock struct {

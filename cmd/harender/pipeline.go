@@ -38,6 +38,7 @@ func parseTemplates(cfg Config) ([]*job, error) {
 		t, err := renderer.Parse(tc.Name(), text, renderer.Options{
 			LeftDelim: tc.LeftDelim, RightDelim: tc.RightDelim,
 			ErrMissingKey: tc.ErrMissingKey, Params: params,
+			FunctionDenylist: tc.FunctionDenylist, SandboxPath: tc.SandboxPath,
 		})
 		if err != nil {
 			errs = append(errs, err)

@@ -1,0 +1,5 @@
+template {
+  contents          = "x"
+  destination       = "out"
+  function_denylist = "plugin"
+}

@@ -1,0 +1,5 @@
+template {
+  contents     = "x"
+  destination  = "out"
+  sandbox_path = ["/srv/a", "/srv/b"]
+}
