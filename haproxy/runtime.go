@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -116,10 +117,27 @@ func parseInfoVersion(info string) (major, minor int, err error) {
 		if !ok {
 			continue
 		}
-		if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d.%d", &major, &minor); err != nil {
-			return 0, 0, fmt.Errorf("show info: version %q: %w", strings.TrimSpace(v), err)
+		v = strings.TrimSpace(v)
+		// Digits only: Sscanf's %d also took "-1.+2" as version -1.2.
+		major, rest, ok1 := leadingNumber(v)
+		minor, _, ok2 := leadingNumber(strings.TrimPrefix(rest, "."))
+		if !ok1 || !ok2 || !strings.HasPrefix(rest, ".") {
+			return 0, 0, fmt.Errorf("show info: version %q: want MAJOR.MINOR", v)
 		}
 		return major, minor, nil
 	}
 	return 0, 0, fmt.Errorf("show info: no Version line")
+}
+
+// leadingNumber reads the decimal digits that start s.
+func leadingNumber(s string) (n int, rest string, ok bool) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.Atoi(s[:i])
+	if err != nil {
+		return 0, s, false
+	}
+	return n, s[i:], true
 }

@@ -75,6 +75,8 @@ func TestParseInfoVersion(t *testing.T) {
 		{"Name: HAProxy\nVersion: 3.0.11-9e587df\n", 3, 0, false},
 		{"Name: HAProxy\n", 0, 0, true},
 		{"Version: dev\n", 0, 0, true},
+		{"Version: -1.+2\n", 0, 0, true}, // found by FuzzParseInfoVersion
+		{"Version: 3.\n", 0, 0, true},
 	} {
 		major, minor, err := parseInfoVersion(c.in)
 		if (err != nil) != c.bad || major != c.major || minor != c.minor {

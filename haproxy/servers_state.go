@@ -85,9 +85,15 @@ func ParseServersState(reply string) (*ServersState, error) {
 			}
 			return ""
 		}
+		// HAProxy prints no negative port, state or weight; one would
+		// become a runtime command HAProxy refuses (set weight -1).
+		var negative string
 		num := func(name string) int {
 			n, _ := strconv.Atoi(get(name))
-			return n
+			if n < 0 && negative == "" {
+				negative = name + " " + get(name)
+			}
+			return max(n, 0)
 		}
 		s := ServerState{
 			Backend: get("be_name"), Server: get("srv_name"), Addr: get("srv_addr"),
@@ -96,6 +102,9 @@ func ParseServersState(reply string) (*ServersState, error) {
 		}
 		if s.Backend == "" || s.Server == "" {
 			return nil, fmt.Errorf("show servers state: line %d: no be_name or srv_name", i+2)
+		}
+		if negative != "" {
+			return nil, fmt.Errorf("show servers state: line %d: negative %s", i+2, negative)
 		}
 		st.Servers = append(st.Servers, s)
 	}

@@ -25,6 +25,7 @@ func TestParseServersState(t *testing.T) {
 		{name: "short line", in: "1\n" + header + "3 be 1 s1\n", err: "line 3: 4 fields, want 10"},
 		{name: "second header", in: "1\n" + header + "# a b\n", err: "line 3: second column header"},
 		{name: "no names", in: "1\n# a b\n1 2\n", err: "line 3: no be_name or srv_name"},
+		{name: "negative weight", in: "1\n# be_name srv_name srv_iweight\nb s -1\n", err: "line 3: negative srv_iweight -1"}, // found by FuzzReconcile
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := ParseServersState(tc.in)
