@@ -74,6 +74,10 @@ func (s *sidecar) render(ctx context.Context, reason string) {
 // converge runs the engine's due work: a deferred reload, a retry, a
 // busy server, the reconcile tick.
 func (s *sidecar) converge(ctx context.Context) {
+	if s.eng.CommitFailed() {
+		s.render(ctx, "retry after a failed write")
+		return
+	}
 	s.after(s.eng.Converge(ctx, "tick"))
 }
 

@@ -149,8 +149,10 @@ func (e *Engine) Close(ctx context.Context) {
 
 // after asks for a wake-up in d, unless one is due sooner.
 func (e *Engine) after(d time.Duration) {
-	at := e.clock.Now().Add(d)
-	if !e.wakeAt.IsZero() && !at.Before(e.wakeAt) {
+	now := e.clock.Now()
+	at := now.Add(d)
+	// A wake-up already due (its timer fired) does not count.
+	if e.wakeAt.After(now) && !at.Before(e.wakeAt) {
 		return
 	}
 	if e.timer != nil {

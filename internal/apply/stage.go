@@ -46,9 +46,22 @@ func (e *Engine) Commit(ctx context.Context, outs []Output) ([]string, error) {
 		e.m.CheckFailures.Inc()
 		e.setRejection("haproxy -c rejected the candidate for " + e.o.Config)
 	default:
+		// A full or read-only disk may recover: ask to be woken to retry.
 		e.setRejection("could not write the rendered files")
+		e.after(commitRetry)
 	}
 	return changed, err
+}
+
+// commitRetry is how soon a commit that could not write is tried again.
+const commitRetry = time.Second
+
+// CommitFailed reports whether the last commit could not write its files
+// (not a rejected candidate): the caller renders again on Wake.
+func (e *Engine) CommitFailed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rejection == "could not write the rendered files"
 }
 
 func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
