@@ -335,3 +335,20 @@ func TestRejectionStaysUnhealthyUntilGoodCommit(t *testing.T) {
 		t.Errorf("health after a good commit: %s", why)
 	}
 }
+
+func TestFailedWriteWakesForRetryEachTime(t *testing.T) {
+	r := newRig(t, nil)
+	out := []Output{{Dest: r.dir + "/missing/haproxy.cfg", Data: []byte("x")}}
+	for i := range 3 {
+		if _, err := r.e.Commit(t.Context(), out); err == nil {
+			t.Fatal("write into a missing directory succeeded")
+		}
+		if !r.e.CommitFailed() {
+			t.Fatal("CommitFailed is false after a failed write")
+		}
+		r.clock.Advance(commitRetry)
+		if !r.woken() {
+			t.Fatalf("attempt %d: no wake-up to retry the write", i+1)
+		}
+	}
+}
