@@ -243,4 +243,3 @@ func leftovers(t *testing.T, dir string, keep ...string) []string {
 	}
 	return out
 }
-
