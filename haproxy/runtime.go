@@ -15,6 +15,12 @@ var ErrRuntimeRejected = errors.New("haproxy rejected command")
 // runtimeDialRetry is how long a refused or absent runtime socket is retried.
 const runtimeDialRetry = 500 * time.Millisecond
 
+// runtimeTimeout bounds one runtime API exchange when ctx has no deadline.
+// A reply takes well under a millisecond (show servers state of 10,000
+// servers, tens of ms): a socket that says nothing for 2s is stuck, and
+// the sidecar's loop should not wait on it longer.
+const runtimeTimeout = 2 * time.Second
+
 // Runtime is a client of HAProxy's runtime API (`stats socket PATH level admin`).
 type Runtime struct {
 	// Path is the stats socket's file.
@@ -23,6 +29,11 @@ type Runtime struct {
 
 // Command sends one command to the runtime API and returns HAProxy's raw reply.
 func (r *Runtime) Command(ctx context.Context, cmd string) (string, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, runtimeTimeout)
+		defer cancel()
+	}
 	// Right after a reload the new worker may not have bound the socket yet.
 	reply, err := exchange(ctx, r.Path, cmd, runtimeDialRetry)
 	if err != nil {

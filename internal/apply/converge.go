@@ -77,6 +77,7 @@ func (e *Engine) Converge(ctx context.Context, why string) error {
 		if !partial {
 			e.changed = false
 			e.applied = e.desired
+			e.failures, e.notBefore = 0, time.Time{} // failures healed: no backoff left
 			e.setHealth("")
 		}
 		return nil
