@@ -81,6 +81,11 @@ func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
 			return nil, fmt.Errorf("read %s: %w", o.Dest, err)
 		}
 		if err == nil && bytes.Equal(old, o.Data) {
+			// A candidate left by a run that was killed, or rejected
+			// before the template was fixed, is stale now.
+			if err := os.Remove(o.Dest + renderer.CandidateSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				e.log.Warn("could not remove a stale candidate", "error", err)
+			}
 			continue
 		}
 		s, err := renderer.Stage(o.Dest, o.Data, o.Write)
