@@ -18,7 +18,7 @@ export HAPROXY_BIN := $(HAPROXY26)
 # HAProxy's version, and this keeps CI well under 20 minutes.
 RACE_PKGS := ./watch/ ./haproxy/ ./internal/apply/
 
-.PHONY: all build test test-unit test-race deps deps-apt demo demo-failover faults bench lint clean
+.PHONY: all build test test-unit test-race deps deps-apt demo demo-failover faults fuzz bench lint clean
 
 all: build
 
@@ -49,6 +49,7 @@ test: deps build
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 	HAPROXY_BINS=$(HAPROXY30) $(GO) test -count=1 -race -short -timeout 15m ./cmd/harender/
+	$(MAKE) fuzz
 
 test-unit:
 	$(GO) test -short -count=1 ./...
@@ -62,6 +63,12 @@ demo-failover: deps build
 # The fault table of issue 7: every row an end-to-end test under wrk load.
 faults: deps build
 	scripts/faults.sh
+
+# Every fuzz target for FUZZTIME each (scripts/fuzz.sh); about 1.5 min
+# on 2 cores at 5s. Longer by hand: make fuzz FUZZTIME=5m.
+FUZZTIME ?= 5s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/
