@@ -35,6 +35,13 @@ type ConsulConfig struct {
 	BlockWait  time.Duration
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// AllowEmpty lets a service whose every instance fails its checks
+	// render empty; by default the last instances stay.
+	AllowEmpty bool
+	// MaxRemovalPercent and RemovalHold: a change that removes more than
+	// this share of a service's instances (of 4 or more) is held this long.
+	MaxRemovalPercent int
+	RemovalHold       time.Duration
 }
 
 // WaitConfig is quiescence, as consul-template's wait: Max defaults to 4×Min.
@@ -135,6 +142,18 @@ func (c *Config) fromFile(p *parsedFile) error {
 		set(&cl.TokenFile, p.path(b.TokenFile))
 		dur(b.MaxStale, &c.Consul.MaxStale, "max_stale", 0, "consul")
 		dur(b.BlockQueryWait, &c.Consul.BlockWait, "block_query_wait", 0, "consul")
+		dur(b.RemovalHold, &c.Consul.RemovalHold, "removal_hold", 0, "consul")
+		if b.AllowEmptyService != nil {
+			c.Consul.AllowEmpty = *b.AllowEmptyService
+		}
+		if pc := b.MaxRemovalPercent; pc != nil {
+			if *pc < 1 || *pc > 100 {
+				errs = append(errs, &posError{rng: p.at("max_removal_percent", 0, "consul"),
+					msg: fmt.Sprintf("max_removal_percent: %d is not between 1 and 100 (100 turns the rule off)", *pc)})
+			} else {
+				c.Consul.MaxRemovalPercent = *pc
+			}
+		}
 		if s := b.SSL; s != nil {
 			cl.SSL = s.Enabled != nil && *s.Enabled
 			cl.InsecureSkipVerify = s.Verify != nil && !*s.Verify

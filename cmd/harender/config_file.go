@@ -25,13 +25,18 @@ type fileConfig struct {
 }
 
 type consulBlock struct {
-	Address        string      `hcl:"address,optional"`
-	Token          string      `hcl:"token,optional"`
-	TokenFile      string      `hcl:"token_file,optional"`
-	MaxStale       string      `hcl:"max_stale,optional"`
-	BlockQueryWait string      `hcl:"block_query_wait,optional"`
-	SSL            *sslBlock   `hcl:"ssl,block"`
-	Retry          *retryBlock `hcl:"retry,block"`
+	Address        string `hcl:"address,optional"`
+	Token          string `hcl:"token,optional"`
+	TokenFile      string `hcl:"token_file,optional"`
+	MaxStale       string `hcl:"max_stale,optional"`
+	BlockQueryWait string `hcl:"block_query_wait,optional"`
+	// Guards against data that would empty HAProxy (watch/keep_last.go,
+	// watch/mass_removal.go).
+	AllowEmptyService *bool       `hcl:"allow_empty_service,optional"`
+	MaxRemovalPercent *int        `hcl:"max_removal_percent,optional"`
+	RemovalHold       string      `hcl:"removal_hold,optional"`
+	SSL               *sslBlock   `hcl:"ssl,block"`
+	Retry             *retryBlock `hcl:"retry,block"`
 }
 
 type sslBlock struct {

@@ -13,7 +13,7 @@ import (
 
 // TestFaultMassRemoval is fault-table row 4: four of five instances vanish
 // from Consul in one change, under load. harender holds the change for the
-// removal hold (watch's default, 30s: the HCL settings are not wired yet),
+// removal hold (consul { removal_hold = "10s" } here, longer than the load; 30s by default),
 // with a warning that gives the numbers, and then applies it, since it is
 // still true. The deregistered gateways keep serving, so no request may
 // fail while HAProxy keeps them.
@@ -23,10 +23,10 @@ import (
 // agent one by one, the watch could see 5→4 before 4→1.
 func TestFaultMassRemoval(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out the 30s removal hold per HAProxy version")
+		t.Skip("waits out the removal hold under load per HAProxy version")
 	}
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		const removalHold = 30 * time.Second // watch.Options.RemovalHold's default
+		const removalHold = 10 * time.Second
 		consul := testenv.StartConsul(t)
 		const node = "ext"
 		for i := 1; i <= 5; i++ {
@@ -42,6 +42,8 @@ func TestFaultMassRemoval(t *testing.T) {
 		}
 		consul.WaitPassing(t, "gateway", 5)
 		s, _ := runSetup(t, consul.Addr, bin, "")
+		text, _ := os.ReadFile(s.config)
+		writeFile(t, s.config, strings.Replace(string(text), "consul {\n", "consul {\n  removal_hold = \"10s\"\n", 1))
 		r := startRun(t, s.config)
 		r.waitHealthy(t)
 		url := "http://" + s.bind + "/"
@@ -102,6 +104,9 @@ func TestFaultMassRemoval(t *testing.T) {
 		}
 		if res.Failed() > 0 {
 			t.Errorf("%d of %d requests failed while the removed instances still served", res.Failed(), res.Requests)
+		}
+		if got := r.metric(t, `harender_watch_guard_total{rule="mass_removal"}`); got != 1 {
+			t.Errorf(`harender_watch_guard_total{rule="mass_removal"} = %v, want 1`, got)
 		}
 		if l := logLines(r.Logs(), "mass removal"); !strings.Contains(l, "items_before=5") || !strings.Contains(l, "items_now=1") ||
 			!strings.Contains(l, "mass removal still true after the hold") {

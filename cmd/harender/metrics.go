@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/harender/harender/internal/apply"
+	"github.com/harender/harender/watch"
 )
 
 // metrics are the sidecar's Prometheus metrics, on their own registry,
@@ -28,6 +29,8 @@ type metrics struct {
 	consulErrors   *prometheus.CounterVec
 	consulAnswer   prometheus.Gauge
 	dependencies   prometheus.Gauge
+	guards         *prometheus.CounterVec
+	guarded        *prometheus.GaugeVec
 	lastApply      prometheus.Gauge
 	applyLatency   prometheus.Histogram
 
@@ -60,6 +63,13 @@ func newMetrics() *metrics {
 		dependencies: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "harender_dependencies", Help: "Consul queries being watched.",
 		}),
+		guards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "harender_watch_guard_total",
+			Help: "Times a guard held Consul data back from the templates, by rule (keep_last: every instance failing; mass_removal).",
+		}, []string{"rule"}),
+		guarded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "harender_watch_guarded", Help: "Services whose data a guard holds back now, by rule.",
+		}, []string{"rule"}),
 		lastApply: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "harender_last_apply_timestamp_seconds", Help: "Unix time of the last successful apply; its age is time() minus this.",
 		}),
@@ -74,9 +84,24 @@ func newMetrics() *metrics {
 	for _, r := range []string{"changed", "unchanged", "error"} {
 		m.renders.WithLabelValues(r)
 	}
+	for _, r := range []string{watch.GuardKeepLast, watch.GuardMassRemoval} {
+		m.guards.WithLabelValues(r)
+		m.guarded.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.guards, m.guarded)
 	m.reg.MustRegister(m.renders, m.templateErrors, m.consulRequests, m.consulErrors, m.consulAnswer, m.dependencies, m.lastApply, m.applyLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// guard counts a guard's episode; it is the watcher's Guarded.
+func (m *metrics) guard(rule, _ string, active bool) {
+	if active {
+		m.guards.WithLabelValues(rule).Inc()
+		m.guarded.WithLabelValues(rule).Inc()
+		return
+	}
+	m.guarded.WithLabelValues(rule).Dec()
 }
 
 // observeConsul counts one Consul request; it is the watcher's Observe.

@@ -135,8 +135,12 @@ func watchOptions(cfg Config, log *slog.Logger, observe func(string, error)) wat
 		WaitTime:   cfg.Consul.BlockWait,
 		Backoff:    cfg.Consul.Backoff,
 		MaxBackoff: cfg.Consul.MaxBackoff,
+		AllowEmpty: cfg.Consul.AllowEmpty,
 		Logger:     log,
 		Observe:    observe,
+
+		MaxRemovalPercent: cfg.Consul.MaxRemovalPercent,
+		RemovalHold:       cfg.Consul.RemovalHold,
 	}
 }
 

@@ -78,7 +78,9 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 		}
 		defer stop()
 	}
-	w := watch.New(client, watchOptions(cfg, log, m.observeConsul))
+	o := watchOptions(cfg, log, m.observeConsul)
+	o.Guarded = m.guard
+	w := watch.New(client, o)
 	defer w.Stop()
 	s := newSidecar(cfg, jobs, w, m, log)
 	defer s.shutdown()
