@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/harender/harender/internal/proc"
 )
 
 // pluginTimeout is how long plugin lets a command run, as in consul-template.
@@ -112,13 +113,8 @@ func fnPlugin(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pluginTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, argv...)
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
 	// A child that keeps the output pipes open must not hold up the render.
-	cmd.WaitDelay = time.Second
-
-	err := cmd.Run()
+	err := proc.Run(ctx, append([]string{name}, argv...), &stdout, &stderr)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return "", fmt.Errorf("exec %q: did not finish in 30s", name)
 	}

@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestSystemFuncs(t *testing.T) {
@@ -81,5 +83,24 @@ func TestPluginNoExec(t *testing.T) {
 				t.Errorf("plugin ran: %v, want %v", err == nil, tc.wantRan)
 			}
 		})
+	}
+}
+
+// A plugin that leaves a child holding its output returns once it exits
+// (plus proc.WaitDelay), not when the child does, and the child is killed.
+func TestPluginChildLeftBehind(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	start := time.Now()
+	_, err := fnPlugin("sh", "-c", "sleep 60 & echo $! > "+pidFile)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("plugin took %s: held by its child", took)
+	}
+	if err == nil {
+		t.Error("a plugin whose child held its output succeeded")
+	}
+	b, _ := os.ReadFile(pidFile)
+	time.Sleep(100 * time.Millisecond)
+	if st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
+		t.Errorf("child still running: %s", st)
 	}
 }

@@ -8,17 +8,14 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/harender/harender/internal/proc"
 )
 
 // defaultCommandTimeout bounds a command when command_timeout is not set,
 // as consul-template's default.
 const defaultCommandTimeout = 30 * time.Second
-
-// commandWaitDelay is how long a command's output pipes are kept open
-// after it exits or times out: a child it left behind cannot hold it longer.
-const commandWaitDelay = time.Second
 
 // commandRunner runs template commands one at a time, off the engine's
 // goroutine, so that a slow command delays no other change.
@@ -89,17 +86,9 @@ func (r *commandRunner) run(o Output) {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, o.Command[0], o.Command[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = commandWaitDelay
 	var stderr bytes.Buffer
-	cmd.Stderr = &limited{w: &stderr, n: 4096}
 	start := time.Now()
-	err := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it left behind
-	}
+	err := proc.Run(ctx, o.Command, nil, &limited{w: &stderr, n: 4096})
 	took := time.Since(start).Round(time.Millisecond)
 	if err == nil {
 		r.m.Commands.WithLabelValues("ok").Inc()

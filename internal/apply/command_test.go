@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/harender/harender/internal/proc"
 )
 
 // TestCommandTimeoutHoldsWithChildren: a command that leaves a child
@@ -35,7 +37,7 @@ func TestCommandTimeoutHoldsWithChildren(t *testing.T) {
 			r.queue(t.Context(), Output{Dest: "x", Command: tt.argv, CommandTimeout: tt.timeout})
 			r.close(context.Background())
 			took := time.Since(start)
-			if limit := tt.timeout + commandWaitDelay + 2*time.Second; took > limit {
+			if limit := tt.timeout + proc.WaitDelay + 2*time.Second; took > limit {
 				t.Errorf("took %s, want at most %s", took, limit)
 			}
 			if got := counter(m.Commands.WithLabelValues("failed")); got != 1 {
