@@ -44,7 +44,7 @@ func (r *Runtime) Command(ctx context.Context, cmd string) (string, error) {
 
 // SetServerAddr points backend/server at addr and, when port > 0, at port.
 func (r *Runtime) SetServerAddr(ctx context.Context, backend, server, addr string, port int) error {
-	if err := CheckWords(backend, server, addr); err != nil {
+	if err := errors.Join(checkName(backend, server), CheckWords(addr)); err != nil {
 		return fmt.Errorf("set server %s/%s addr: %w", backend, server, err)
 	}
 	cmd := fmt.Sprintf("set server %s/%s addr %s", backend, server, addr)
@@ -61,7 +61,7 @@ func (r *Runtime) SetServerState(ctx context.Context, backend, server, state str
 	default:
 		return fmt.Errorf("set server %s/%s state: invalid state %q", backend, server, state)
 	}
-	if err := CheckWords(backend, server); err != nil {
+	if err := checkName(backend, server); err != nil {
 		return fmt.Errorf("set server state: %w", err)
 	}
 	return r.run(ctx, fmt.Sprintf("set server %s/%s state %s", backend, server, state))
@@ -69,7 +69,7 @@ func (r *Runtime) SetServerState(ctx context.Context, backend, server, state str
 
 // SetServerWeight sets backend/server's weight (0-256).
 func (r *Runtime) SetServerWeight(ctx context.Context, backend, server string, weight int) error {
-	if err := CheckWords(backend, server); err != nil {
+	if err := checkName(backend, server); err != nil {
 		return fmt.Errorf("set server weight: %w", err)
 	}
 	return r.run(ctx, fmt.Sprintf("set server %s/%s weight %d", backend, server, weight))

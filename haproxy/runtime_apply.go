@@ -38,7 +38,7 @@ func (r *Runtime) Do(ctx context.Context, s Step) error {
 func (r *Runtime) AddServer(ctx context.Context, a ServerAdd) error {
 	name := a.Backend + "/" + a.Server
 	cmd := addServerCommand(a)
-	if err := CheckWords(append([]string{name, a.Address}, a.Args...)...); err != nil {
+	if err := errors.Join(checkName(a.Backend, a.Server), CheckWords(append([]string{a.Address}, a.Args...)...)); err != nil {
 		return fmt.Errorf("add server %s: %w", name, err)
 	}
 	reply, err := r.Command(ctx, cmd)
@@ -65,7 +65,7 @@ func (r *Runtime) AddServer(ctx context.Context, a ServerAdd) error {
 // without waiting here.
 func (r *Runtime) DelServer(ctx context.Context, d ServerDel) error {
 	name := d.Backend + "/" + d.Server
-	if err := CheckWords(name); err != nil {
+	if err := checkName(d.Backend, d.Server); err != nil {
 		return fmt.Errorf("del server: %w", err)
 	}
 	if err := r.run(ctx, "disable server "+name); err != nil {
@@ -97,6 +97,18 @@ func CheckWords(words ...string) error {
 				return fmt.Errorf("%w: %q", ErrUnsafeWord, w)
 			}
 		}
+	}
+	return nil
+}
+
+// checkName checks a backend and a server name: safe words, and no '/',
+// since the CLI splits backend/server at the first one.
+func checkName(backend, server string) error {
+	if err := CheckWords(backend, server); err != nil {
+		return err
+	}
+	if strings.Contains(backend, "/") || strings.Contains(server, "/") {
+		return fmt.Errorf("%w: %q", ErrUnsafeWord, backend+"/"+server)
 	}
 	return nil
 }
