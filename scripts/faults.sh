@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-go test -count=1 -timeout 30m -run 'TestFault' -v ./cmd/harender/ "$@" >"$log" 2>&1 || status=$?
+HARENDER_FAULTS=1 go test -count=1 -timeout 30m -run 'TestFault' -v ./cmd/harender/ "$@" >"$log" 2>&1 || status=$?
 echo "| fault | what harender did | failed requests of total | config lost | HAProxy |"
 echo "|---|---|---|---|---|"
 grep -o 'FAULT | .*' "$log" | sed 's/^FAULT //; s/$/ |/' || true

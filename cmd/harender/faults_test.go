@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/harender/harender/internal/testenv"
@@ -26,4 +28,20 @@ func (r faultRow) report(t *testing.T, bin string) {
 		lost = "yes"
 	}
 	t.Logf("FAULT | %s | %s | %d of %d | %s | %s", r.Fault, r.Did, r.Load.Failed(), r.Load.Requests, lost, testenv.HAProxyReleaseOf(t, bin).Version)
+}
+
+// forEachFaultHAProxy runs a fault-table test. make faults
+// (HARENDER_FAULTS=1) runs it against every HAProxy version; make test
+// against the newest only, to keep CI short; -short skips it.
+func forEachFaultHAProxy(t *testing.T, f func(t *testing.T, bin string)) {
+	if testing.Short() {
+		t.Skip("a fault-table test under load; make faults runs it")
+	}
+	if os.Getenv("HARENDER_FAULTS") != "" {
+		testenv.ForEachHAProxy(t, f)
+		return
+	}
+	bins := testenv.HAProxyBins()
+	bin := bins[len(bins)-1]
+	t.Run(filepath.Base(bin), func(t *testing.T) { f(t, testenv.Require(t, "haproxy", bin)) })
 }
