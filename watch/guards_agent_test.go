@@ -2,13 +2,11 @@ package watch
 
 import (
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
-	"go.uber.org/goleak"
 )
 
 // TestGuardsAgent runs the keep-last and the mass-removal rules against a
@@ -17,11 +15,7 @@ import (
 // the watch sees one change, as it would if a whole pool failed or was
 // deregistered between two of its queries.
 func TestGuardsAgent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs last
+	agentTest(t)
 	a := testenv.StartConsul(t)
 	const node = "ext"
 	check := func(i int, status string) api.HealthCheck {
@@ -61,17 +55,10 @@ func TestGuardsAgent(t *testing.T) {
 		txn(ops)
 	}
 
-	logs := &testenv.LockedBuffer{}
 	guards := &guardLog{}
 	const removalHold = 1500 * time.Millisecond
-	w := New(a.Client, Options{
-		WaitTime: 10 * time.Second, RemovalHold: removalHold, Guarded: guards.record,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	t.Cleanup(w.Stop)
-	h := &harness{t: t, w: w, logs: logs}
-	q := mustWeb(t)
-	w.Watch(t.Context(), []Dependency{q})
+	h, q := watchWeb(t, a.Client, Options{WaitTime: 10 * time.Second, RemovalHold: removalHold, Guarded: guards.record})
+	w, logs := h.w, h.logs
 	h.waitPorts(q, "[8001 8002 8003 8004 8005]")
 
 	// Every instance critical: the five stay.

@@ -2,24 +2,18 @@ package watch
 
 import (
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
-	"go.uber.org/goleak"
 )
 
 // TestHoldAgentRestart restarts a real dev agent under a running watch.
 // The new agent has an empty catalog until the instances are registered
 // again, one by one; neither the empty nor a partial list may be delivered.
 func TestHoldAgentRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs last
+	agentTest(t)
 	a := testenv.StartConsul(t)
 	register := func() {
 		t.Helper()
@@ -34,16 +28,11 @@ func TestHoldAgentRestart(t *testing.T) {
 	}
 	register()
 
-	logs := &testenv.LockedBuffer{}
-	w := New(a.Client, Options{
+	h, q := watchWeb(t, a.Client, Options{
 		HoldEmpty: 5 * time.Second, WaitTime: 10 * time.Second,
 		Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	t.Cleanup(w.Stop)
-	h := &harness{t: t, w: w, logs: logs} // for waitPorts and logLines
-	q := mustWeb(t)
-	w.Watch(t.Context(), []Dependency{q})
+	w, logs := h.w, h.logs
 	h.waitPorts(q, "[8001 8002 8003]")
 	// Let the next blocking query start (MinInterval is 100ms), so that
 	// the restart interrupts it, as it does in production where a watch

@@ -2,13 +2,11 @@ package watch
 
 import (
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/harender/harender/internal/testenv"
 	"github.com/hashicorp/consul/api"
-	"go.uber.org/goleak"
 )
 
 // TestHoldFirstAnswerAgentStarting starts the watch before its agent, as a
@@ -16,23 +14,14 @@ import (
 // answers an empty catalog until the instance registers, about a second
 // later. The empty list must never be delivered.
 func TestHoldFirstAnswerAgentStarting(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs last
+	agentTest(t)
 	a := testenv.NewConsul(t)
 
-	logs := &testenv.LockedBuffer{}
-	w := New(a.Client, Options{
+	h, q := watchWeb(t, a.Client, Options{
 		HoldEmpty: 5 * time.Second, WaitTime: 10 * time.Second,
 		Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	t.Cleanup(w.Stop)
-	h := &harness{t: t, w: w, logs: logs} // for waitPorts and logLines
-	q := mustWeb(t)
-	w.Watch(t.Context(), []Dependency{q})
+	w, logs := h.w, h.logs
 
 	// The agent is not there yet: wait for a refused request.
 	deadline := time.Now().Add(10 * time.Second)

@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// after answers a request once d has passed, as a blocking query does when
-// something changes; it reports false if the client went away first.
-func after(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
 // TestHoldFirstEmptyAnswer: harender starts while its agent restarts (a
 // node reboot starts both). Its first requests fail; the agent then answers
 // an empty catalog until the instances register again. That empty first

@@ -3,7 +3,6 @@ package watch
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -166,98 +165,6 @@ func TestLeaderKnown(t *testing.T) {
 			t.Errorf("leaderKnown(%+v) = %v, want %v", tc.meta, got, tc.want)
 		}
 	}
-}
-
-// writeWeb answers health/service/web with one passing instance per port.
-func writeWeb(w http.ResponseWriter, index uint64, knownLeader bool, ports ...int) {
-	var entries []string
-	for i, p := range ports {
-		entries = append(entries, fmt.Sprintf(
-			`{"Node":{"Node":"n%d","Address":"10.0.0.%d"},"Service":{"ID":"web-%d","Service":"web","Port":%d},"Checks":[{"CheckID":"serfHealth","Status":"passing"}]}`,
-			i+1, i+1, i+1, p))
-	}
-	w.Header().Set("X-Consul-Index", strconv.FormatUint(index, 10))
-	w.Header().Set("X-Consul-KnownLeader", strconv.FormatBool(knownLeader))
-	// Without LastContact the api package stops parsing the headers
-	// before it reaches KnownLeader.
-	w.Header().Set("X-Consul-LastContact", "0")
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, "[%s]", strings.Join(entries, ","))
-}
-
-// waitWait holds a request for its wait parameter, as Consul does when
-// nothing changes; it reports false if the client went away first.
-func waitWait(r *http.Request) bool {
-	d, err := time.ParseDuration(r.URL.Query().Get("wait"))
-	if err != nil {
-		d = 5 * time.Minute // Consul's default
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
-func mustWeb(t *testing.T) *HealthServiceQuery {
-	t.Helper()
-	q, err := NewHealthServiceQuery("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
-}
-
-// ports lists the ports of a health.service answer.
-func ports(v any) string {
-	list, _ := v.([]*HealthService)
-	var s []string
-	for _, h := range list {
-		s = append(s, strconv.Itoa(h.Port))
-	}
-	return "[" + strings.Join(s, " ") + "]"
-}
-
-// waitPorts waits until the snapshot holds the ports want for d.
-func (h *harness) waitPorts(d Dependency, want string) {
-	h.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		got, ok := h.w.Snapshot().Get(d)
-		if ok && ports(got) == want {
-			return
-		}
-		select {
-		case <-h.w.Updates():
-		case <-deadline:
-			h.t.Fatalf("%s: waited for ports %s, have %s (%v)\n%s", d, want, ports(got), ok, h.logs)
-		}
-	}
-}
-
-// delivered lists the item counts of every update delivered for d.
-func delivered(logs []map[string]any, d Dependency) []int {
-	var out []int
-	for _, l := range logs {
-		if l["msg"] == "dependency updated" && l["dependency"] == d.String() {
-			out = append(out, int(l["items"].(float64)))
-		}
-	}
-	return out
-}
-
-// logged returns the log records with this message.
-func logged(logs []map[string]any, msg string) []map[string]any {
-	var out []map[string]any
-	for _, l := range logs {
-		if l["msg"] == msg {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 const (

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,24 +108,6 @@ func all(status string, ports ...int) []instance {
 		out = append(out, instance{p, status})
 	}
 	return out
-}
-
-// guardLog records Options.Guarded calls.
-type guardLog struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (g *guardLog) record(rule, dep string, active bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.calls = append(g.calls, fmt.Sprintf("%s %s %v", rule, dep, active))
-}
-
-func (g *guardLog) String() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return strings.Join(g.calls, "; ")
 }
 
 const (

@@ -25,17 +25,9 @@ func TestRunFlapUnderLoad(t *testing.T) {
 	}
 	testenv.Require(t, "wrk", os.Getenv("WRK_BIN"), "wrk")
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		var gws []*testenv.Gateway
-		for i := 1; i <= 4; i++ {
-			gws = append(gws, testenv.StartGateway(t, consul, "gateway", fmt.Sprintf("gw-%d", i)))
-		}
-		consul.WaitPassing(t, "gateway", 4)
+		consul, gws := startGateways(t, 4)
 		s, _ := runSetup(t, consul.Addr, bin, "")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 4)
+		r, url := startServing(t, s, 4)
 		master := &haproxy.Master{Path: s.master}
 		reloadsBefore := r.metric(t, okReloads)
 		procsBefore, err := master.ShowProc(t.Context())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -20,9 +19,7 @@ import (
 // (issue 6, case 11).
 func TestHealthzWhileTemplateBroken(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
+		consul, _ := startGateways(t, 1)
 		s, src := runSetup(t, consul.Addr, bin, "")
 		r := startRun(t, s.config)
 		r.waitHealthy(t)
@@ -80,21 +77,11 @@ func TestHealthzWhileTemplateBroken(t *testing.T) {
 // through the runtime API (issue 6, case 5).
 func TestRunRuntimeSocketWithoutMasterSocket(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
-		o := runOptions("")
-		o.start = false
-		s := newGatewaySetup(t, consul.Addr, bin, o)
+		consul, _ := startGateways(t, 1)
+		s := supervisedSetup(t, consul.Addr, bin)
 		dropMasterSocket(t, s.config)
-		if code, _, stderr := harender(t, "render", "--config", s.config); code != exitOK {
-			t.Fatalf("render: exit %d\n%s", code, stderr)
-		}
-		testenv.StartHAProxy(t, bin, s.haproxyCfg)
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 1)
+		renderAndStartHAProxy(t, bin, s)
+		r, url := startServing(t, s, 1)
 
 		// A timeout change needs a reload, which harender cannot send.
 		text, _ := os.ReadFile(s.source)
@@ -138,13 +125,9 @@ func TestRunRuntimeSocketWithoutMasterSocket(t *testing.T) {
 // config once the port is free (issue 6, case 6).
 func TestRunRefusedReloadPutsBackRunningConfig(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
+		consul, _ := startGateways(t, 1)
 		s, src := runSetup(t, consul.Addr, bin, "")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		waitAnswers(t, "http://"+s.bind+"/", 1)
+		r, _ := startServing(t, s, 1)
 		running, err := os.ReadFile(s.haproxyCfg)
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +149,7 @@ listen held
 			now, _ := os.ReadFile(s.haproxyCfg)
 			return string(now) == string(running)
 		})
-		if got := generationHeader(s.bind); got != "" {
+		if got := haproxyHeader(s.bind, "X-Generation"); got != "" {
 			t.Errorf("HAProxy serves X-Generation %q: it is not running the old config", got)
 		}
 		if code, body := healthz(t, r); code != http.StatusServiceUnavailable || strings.Contains(body, "\n") || body == "" {
@@ -180,47 +163,13 @@ listen held
 
 		held.Close()
 		waitFor(t, r, "the new config to load once the port is free", func() bool {
-			return r.healthy() && generationHeader(s.bind) == "2"
+			return r.healthy() && haproxyHeader(s.bind, "X-Generation") == "2"
 		})
 		now, _ := os.ReadFile(s.haproxyCfg)
 		if !strings.Contains(string(now), "listen held") {
 			t.Errorf("haproxy.cfg lacks the new config after the retry:\n%s", now)
 		}
 	})
-}
-
-// generationHeader is the X-Generation header HAProxy adds now, or "".
-func generationHeader(bind string) string {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + bind + "/")
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Generation")
-}
-
-// healthz is /healthz's status and body, without the final newline.
-func healthz(t *testing.T, r *sidecarRun) (int, string) {
-	t.Helper()
-	resp, err := http.Get("http://" + r.listen + "/healthz")
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSuffix(string(b), "\n")
-}
-
-// errorLine is the first line harender logged at error level that
-// contains sub, or "".
-func errorLine(logs, sub string) string {
-	for _, l := range strings.Split(logs, "\n") {
-		if strings.Contains(l, "level=ERROR") && strings.Contains(l, sub) {
-			return l
-		}
-	}
-	return ""
 }
 
 // lineOf is the 1-based number of the line of text that starts with prefix.

@@ -1,26 +1,13 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/internal/testenv"
 )
-
-// genHeader is the X-Gen header HAProxy adds to answers at url, or "".
-func genHeader(url string) string {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Gen")
-}
 
 // TestRunRestartMakesOwedReload is case 4 of issue 6: a reload deferred by
 // min_reload_interval when harender stops is made when it starts again,
@@ -28,22 +15,16 @@ func genHeader(url string) string {
 // the file on disk.
 func TestRunRestartMakesOwedReload(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
+		consul, _ := startGateways(t, 1)
 		s := newGatewaySetup(t, consul.Addr, bin, gatewayOptions{
 			source: "gateway.tmpl", extra: "    http-response set-header X-Gen 1\n",
 			wait: true, minReloadInterval: "20s",
 		})
-		if code, _, stderr := harender(t, "render", "--config", s.config); code != exitOK {
-			t.Fatalf("render: exit %d\n%s", code, stderr)
-		}
-		testenv.StartHAProxy(t, bin, s.haproxyCfg)
-		url := "http://" + s.bind + "/"
+		renderAndStartHAProxy(t, bin, s)
 
 		r := startRun(t, s.config)
 		r.waitHealthy(t)
-		if got := genHeader(url); got != "1" {
+		if got := haproxyHeader(s.bind, "X-Gen"); got != "1" {
 			t.Fatalf("X-Gen = %q, want 1", got)
 		}
 		text, _ := os.ReadFile(s.source)
@@ -52,7 +33,7 @@ func TestRunRestartMakesOwedReload(t *testing.T) {
 			cfg, _ := os.ReadFile(s.haproxyCfg)
 			return strings.Contains(string(cfg), "X-Gen 2")
 		})
-		if got := genHeader(url); got != "1" {
+		if got := haproxyHeader(s.bind, "X-Gen"); got != "1" {
 			t.Fatalf("X-Gen = %q before min_reload_interval, want the reload deferred", got)
 		}
 		if code := r.stop(t); code != exitOK {
@@ -60,7 +41,7 @@ func TestRunRestartMakesOwedReload(t *testing.T) {
 		}
 
 		r2 := startRun(t, s.config)
-		waitFor(t, r2, "HAProxy to run the owed config", func() bool { return genHeader(url) == "2" })
+		waitFor(t, r2, "HAProxy to run the owed config", func() bool { return haproxyHeader(s.bind, "X-Gen") == "2" })
 		r2.waitHealthy(t)
 		if got := r2.metric(t, `harender_drift_repaired_total{kind="config"}`); got != 1 {
 			t.Errorf(`drift_repaired_total{kind="config"} = %v, want 1`, got)

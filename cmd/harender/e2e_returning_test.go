@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +15,6 @@ import (
 	"github.com/harender/harender/internal/testenv"
 )
 
-// okReloads is the metric of reloads harender confirmed.
-const okReloads = `harender_haproxy_reloads_total{result="ok"}`
-
 // TestRunReturningInstanceIsServedAgain is case 1 of issue 6. An instance
 // fails its check while a request is in flight on it: `del server`
 // refuses, so HAProxy keeps it in maintenance. It passes again, and must be
@@ -27,17 +23,9 @@ const okReloads = `harender_haproxy_reloads_total{result="ok"}`
 // state file, nor any weight but the config's.
 func TestRunReturningInstanceIsServedAgain(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		var gws []*testenv.Gateway
-		for i := 1; i <= 3; i++ {
-			gws = append(gws, testenv.StartGateway(t, consul, "gateway", fmt.Sprintf("gw-%d", i)))
-		}
-		consul.WaitPassing(t, "gateway", 3)
+		consul, gws := startGateways(t, 3)
 		s, src := runSetup(t, consul.Addr, bin, "")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 3)
+		r, url := startServing(t, s, 3)
 		rt := &haproxy.Runtime{Path: s.runtime}
 		reloadsBefore := r.metric(t, okReloads)
 		load := testenv.StartLoad(url, 4)
@@ -190,15 +178,4 @@ func checkStateFile(t *testing.T, path, server string) {
 	if s := st.Find("gateway", server); s != nil && (s.AdminState != 0 || s.UWeight != 1 || s.IWeight != 1) {
 		t.Errorf("the server state file restores %s, against the config\n%s", stateLine(s), data)
 	}
-}
-
-// logLines are the lines of logs that hold any of words.
-func logLines(logs string, words ...string) string {
-	var out []string
-	for _, l := range strings.Split(logs, "\n") {
-		if slices.ContainsFunc(words, func(w string) bool { return strings.Contains(l, w) }) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -19,9 +19,7 @@ import (
 // within 2s; min_reload_interval (1s) merges them into a handful.
 func TestRunReloadStormIsBounded(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
+		consul, _ := startGateways(t, 1)
 		kv := consul.Client.KV()
 		kv.Put(&api.KVPair{Key: "storm", Value: []byte("0")}, nil)
 		// A header in the backend: each value is a change only a reload applies.
@@ -37,7 +35,7 @@ func TestRunReloadStormIsBounded(t *testing.T) {
 			time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond)))
 		}
 		t.Logf("200 changes in %s", time.Since(start).Round(time.Millisecond))
-		reloads, procs := r.waitReloadsAgree(t, s.master, func() bool { return stormHeader(s.bind) == "200" })
+		reloads, procs := r.waitReloadsAgree(t, s.master, func() bool { return haproxyHeader(s.bind, "X-Storm") == "200" })
 		t.Logf("%s: %.0f reloads for 200 changes (show proc: %d)", testenv.HAProxyVersion(bin), reloads, procs.Master.Reloads)
 		// 2s of changes at one reload per second, plus the first and the
 		// last: no more than 4.
@@ -45,25 +43,6 @@ func TestRunReloadStormIsBounded(t *testing.T) {
 			t.Errorf("reloads = %.0f, want 1 to 4", reloads)
 		}
 	})
-}
-
-// stormHeader is the X-Storm header HAProxy adds now.
-func stormHeader(bind string) string {
-	resp, err := http.Get("http://" + bind + "/")
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Storm")
-}
-
-func (r *sidecarRun) healthy() bool {
-	resp, err := http.Get("http://" + r.listen + "/healthz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // TestRunCommandOncePerChange checks a plain template's command: once per
@@ -135,14 +114,10 @@ func TestRunConsulDownThenUp(t *testing.T) {
 // goroutine it started has returned.
 func TestRunLeavesNoGoroutines(t *testing.T) {
 	bin := testenv.Require(t, "haproxy", testenv.HAProxyBins()[0])
-	consul := testenv.StartConsul(t)
-	testenv.StartGateway(t, consul, "gateway", "gw-1")
-	consul.WaitPassing(t, "gateway", 1)
+	consul, _ := startGateways(t, 1)
 	s, src := runSetup(t, consul.Addr, bin, "")
 	ignore := goleak.IgnoreCurrent()
-	r := startRun(t, s.config)
-	r.waitHealthy(t)
-	waitAnswers(t, "http://"+s.bind+"/", 1)
+	r, _ := startServing(t, s, 1)
 	writeFile(t, src+".unrelated", "x") // wake the file watcher
 	if code := r.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
@@ -161,18 +136,10 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 // onto the current file.
 func TestRunMasterSocketGone(t *testing.T) {
 	bin := testenv.Require(t, "haproxy", testenv.HAProxyBins()[0])
-	consul := testenv.StartConsul(t)
-	testenv.StartGateway(t, consul, "gateway", "gw-1")
-	consul.WaitPassing(t, "gateway", 1)
+	consul, _ := startGateways(t, 1)
 	// HAProxy is run by the test here, not by harender.
-	o := runOptions("")
-	o.start = false
-	s := newGatewaySetup(t, consul.Addr, bin, o)
-	code, _, stderr := harender(t, "render", "--config", s.config)
-	if code != exitOK {
-		t.Fatalf("render: %d %s", code, stderr)
-	}
-	hap := testenv.StartHAProxy(t, bin, s.haproxyCfg)
+	s := supervisedSetup(t, consul.Addr, bin)
+	hap := renderAndStartHAProxy(t, bin, s)
 	r := startRun(t, s.config)
 	r.waitHealthy(t)
 
@@ -187,7 +154,7 @@ func TestRunMasterSocketGone(t *testing.T) {
 	}
 	testenv.StartHAProxy(t, bin, s.haproxyCfg)
 	waitFor(t, r, "the reload to go through once the socket is back", func() bool {
-		return r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) >= 1 && r.healthy()
+		return r.metric(t, okReloads) >= 1 && r.healthy()
 	})
 	waitAnswers(t, "http://"+s.bind+"/", 2)
 }
@@ -197,17 +164,9 @@ func TestRunMasterSocketGone(t *testing.T) {
 // never goes empty, and changes flow again with no restart of harender.
 func TestRunConsulRestartRendersNoEmptyBackend(t *testing.T) {
 	bin := testenv.Require(t, "haproxy", testenv.HAProxyBins()[0])
-	consul := testenv.StartConsul(t)
-	var gws []*testenv.Gateway
-	for i := 1; i <= 3; i++ {
-		gws = append(gws, testenv.StartGateway(t, consul, "gateway", fmt.Sprintf("gw-%d", i)))
-	}
-	consul.WaitPassing(t, "gateway", 3)
+	consul, gws := startGateways(t, 3)
 	s, _ := runSetup(t, consul.Addr, bin, "")
-	r := startRun(t, s.config)
-	r.waitHealthy(t)
-	url := "http://" + s.bind + "/"
-	waitAnswers(t, url, 3)
+	r, url := startServing(t, s, 3)
 
 	// Watch the rendered file for an empty backend the whole time.
 	stop := make(chan struct{})

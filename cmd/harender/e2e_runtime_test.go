@@ -17,18 +17,12 @@ import (
 // through one reload. Either way a steady load loses nothing.
 func TestRunMovesServerWithoutReload(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		testenv.StartGateway(t, consul, "gateway", "gw-2")
-		consul.WaitPassing(t, "gateway", 2)
+		consul, _ := startGateways(t, 2)
 		// Serves "hello from moved"; registered elsewhere for now.
 		moved := testenv.StartGateway(t, consul, "elsewhere", "moved")
 		s, _ := runSetup(t, consul.Addr, bin, "")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 2)
-		reloadsBefore := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`)
+		r, url := startServing(t, s, 2)
+		reloadsBefore := r.metric(t, okReloads)
 		load := testenv.StartLoad(url, 4)
 
 		start := time.Now()
@@ -56,7 +50,7 @@ func TestRunMovesServerWithoutReload(t *testing.T) {
 			t.Errorf("%d requests failed: %v", failed, load.Errors)
 		}
 		runtime := r.metric(t, `harender_haproxy_runtime_updates_total{result="ok"}`)
-		reloads := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) - reloadsBefore
+		reloads := r.metric(t, okReloads) - reloadsBefore
 		if strings.Contains(testenv.HAProxyVersion(bin), "version 2.") {
 			// A set server addr reloads on 2.x; when Consul shows the
 			// re-registered instance gone for a moment, it is deleted and

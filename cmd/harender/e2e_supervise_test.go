@@ -18,15 +18,10 @@ import (
 // started again even though nothing is left to render (issue 6, case 2).
 func TestRunStartsHAProxyAfterRestart(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
+		consul, _ := startGateways(t, 1)
 		s, _ := runSetup(t, consul.Addr, bin, "")
-		url := "http://" + s.bind + "/"
 
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		waitAnswers(t, url, 1)
+		r, _ := startServing(t, s, 1)
 		first := masterPID(t, s.master)
 		if code := r.stop(t); code != exitOK {
 			t.Fatalf("harender run exited %d\n%s", code, r.Logs())
@@ -43,9 +38,7 @@ func TestRunStartsHAProxyAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		r2 := startRun(t, s.config)
-		r2.waitHealthy(t)
-		waitAnswers(t, url, 1)
+		startServing(t, s, 1)
 		if second := masterPID(t, s.master); second == first {
 			t.Errorf("show proc reports the old master %d", first)
 		}
@@ -60,9 +53,7 @@ func TestRunStartsHAProxyAfterRestart(t *testing.T) {
 // and start HAProxy once the port is free (issue 6, case 3).
 func TestRunHAProxyThatCannotStart(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		consul.WaitPassing(t, "gateway", 1)
+		consul, _ := startGateways(t, 1)
 		s, _ := runSetup(t, consul.Addr, bin, "")
 		held := holdPort(t, s.bind)
 
@@ -100,15 +91,9 @@ func TestRunHAProxyThatCannotStart(t *testing.T) {
 // again, count the repair, and leave no zombie (issue 6, case 3).
 func TestRunHAProxyKilledIsRestarted(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		testenv.StartGateway(t, consul, "gateway", "gw-2")
-		consul.WaitPassing(t, "gateway", 2)
+		consul, _ := startGateways(t, 2)
 		s, _ := runSetup(t, consul.Addr, bin, "")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 2)
+		r, url := startServing(t, s, 2)
 		load := testenv.StartLoad(url, 4)
 		defer load.Stop()
 		time.Sleep(300 * time.Millisecond)
@@ -153,28 +138,6 @@ func TestRunHAProxyKilledIsRestarted(t *testing.T) {
 			t.Errorf("%d processes of the killed haproxy's group %d are still alive", n, killed)
 		}
 	})
-}
-
-// masterPID is the pid of the master answering on socket.
-func masterPID(t *testing.T, socket string) int {
-	t.Helper()
-	p, err := (&haproxy.Master{Path: socket}).ShowProc(t.Context())
-	if err != nil {
-		t.Fatalf("show proc on %s: %v", socket, err)
-	}
-	return p.Master.PID
-}
-
-// holdPort listens on addr, as another program would, until the returned
-// listener is closed or the test ends.
-func holdPort(t *testing.T, addr string) net.Listener {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("hold %s: %v", addr, err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 // alive reports whether pid exists and is not a zombie.

@@ -12,14 +12,6 @@ import (
 	"github.com/harender/harender/internal/testenv"
 )
 
-func writeFile(t *testing.T, path, text string) string {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 const validHAProxy = `global
     log stderr format short local0 notice
 defaults

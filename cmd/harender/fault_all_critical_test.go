@@ -23,17 +23,9 @@ import (
 // it saw, which can be smaller than the pool. The test reports how many.
 func TestFaultAllCritical(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		var gws []*testenv.Gateway
-		for i := 1; i <= 3; i++ {
-			gws = append(gws, testenv.StartGateway(t, consul, "gateway", fmt.Sprintf("gw-%d", i)))
-		}
-		consul.WaitPassing(t, "gateway", 3)
+		consul, gws := startGateways(t, 3)
 		s, _ := runSetup(t, consul.Addr, bin, "")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 3)
+		r, url := startServing(t, s, 3)
 
 		watch := watchServers(s.haproxyCfg)
 		wrk := testenv.StartWrk(t, "-t1", "-c16", "-d8s", url)

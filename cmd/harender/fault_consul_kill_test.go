@@ -21,18 +21,10 @@ import (
 func TestFaultConsulKilled(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
 		const maxBackoff = 2 * time.Second
-		consul := testenv.StartConsul(t)
-		gws := map[string]*testenv.Gateway{}
-		for _, id := range []string{"gw-1", "gw-2", "gw-3"} {
-			gws[id] = testenv.StartGateway(t, consul, "gateway", id)
-		}
-		consul.WaitPassing(t, "gateway", 3)
+		consul, gws := startGateways(t, 3)
 		s, _ := runSetup(t, consul.Addr, bin, "")
 		setMaxBackoff(t, s.config, maxBackoff)
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 3)
+		r, url := startServing(t, s, 3)
 
 		watch := watchServers(s.haproxyCfg)
 		wrk := testenv.StartWrk(t, "-t1", "-c16", "-d20s", url)
@@ -42,7 +34,7 @@ func TestFaultConsulKilled(t *testing.T) {
 		killed := time.Now()
 		// The outage: gw-3 stops serving; HAProxy's own checks take it
 		// out, and its retries hide it from clients.
-		gws["gw-3"].Stop()
+		gws[2].Stop() // gw-3
 		for time.Since(killed) < 10*time.Second {
 			if !r.healthy() {
 				t.Logf("/healthz turned 503 during the outage")
@@ -51,9 +43,9 @@ func TestFaultConsulKilled(t *testing.T) {
 		}
 		consul.Start(t)
 		back := time.Now()
-		gws["gw-1"].Register(t)
-		gws["gw-2"].Register(t)
-		gws["gw-4"] = testenv.StartGateway(t, consul, "gateway", "gw-4")
+		gws[0].Register(t) // gw-1
+		gws[1].Register(t) // gw-2
+		testenv.StartGateway(t, consul, "gateway", "gw-4")
 		registered := time.Since(back)
 
 		var applied time.Duration
@@ -117,41 +109,4 @@ func setMaxBackoff(t *testing.T, config string, d time.Duration) {
 		t.Fatalf("no max_backoff in %s", config)
 	}
 	writeFile(t, config, text)
-}
-
-// serverWatch polls a rendered haproxy.cfg for the fewest server lines it
-// ever held, and whether it was ever missing or empty.
-type serverWatch struct {
-	quit  chan struct{}
-	least chan int
-	empty chan bool
-}
-
-func watchServers(path string) *serverWatch {
-	w := &serverWatch{quit: make(chan struct{}), least: make(chan int, 1), empty: make(chan bool, 1)}
-	go func() {
-		least, empty := 1<<30, false
-		for {
-			select {
-			case <-w.quit:
-				w.least <- least
-				w.empty <- empty
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			cfg, err := os.ReadFile(path)
-			if err != nil || len(cfg) == 0 {
-				empty = true
-				continue
-			}
-			least = min(least, strings.Count(string(cfg), "\n    server "))
-		}
-	}()
-	return w
-}
-
-// stop ends the watch and returns its findings.
-func (w *serverWatch) stop() (least int, empty bool) {
-	close(w.quit)
-	return <-w.least, <-w.empty
 }

@@ -26,10 +26,7 @@ import (
 // further Consul change to prompt it (within 20s: two reconcile ticks).
 func TestFaultFullFilesystem(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		testenv.StartGateway(t, consul, "gateway", "gw-2")
-		consul.WaitPassing(t, "gateway", 2)
+		consul, _ := startGateways(t, 2)
 		s, _ := runSetup(t, consul.Addr, bin, "")
 		out := filepath.Join(s.dir, "out")
 		mountTmpfs(t, out, "size=64k")
@@ -39,10 +36,7 @@ func TestFaultFullFilesystem(t *testing.T) {
 		writeFile(t, s.config, strings.ReplaceAll(string(hcl), `"haproxy.cfg"`, `"out/haproxy.cfg"`))
 		cfgPath := filepath.Join(out, "haproxy.cfg")
 
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 2)
+		r, url := startServing(t, s, 2)
 
 		var total testenv.WrkResult
 		var did []string
@@ -85,9 +79,7 @@ func TestFaultFullFilesystem(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: wrk: %s", name, res)
-			total.Requests += res.Requests
-			total.Connect, total.Read, total.Write, total.Timeout, total.Non2xx =
-				total.Connect+res.Connect, total.Read+res.Read, total.Write+res.Write, total.Timeout+res.Timeout, total.Non2xx+res.Non2xx
+			total = addWrk(total, res)
 			after, err := (&haproxy.Master{Path: s.master}).ShowProc(t.Context())
 			if err != nil || after.Master.PID != before.Master.PID || after.Master.Reloads != before.Master.Reloads {
 				t.Errorf("%s: HAProxy was touched: master %d reload %d, then %d reload %d (%v)", name,

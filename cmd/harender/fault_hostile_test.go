@@ -48,20 +48,15 @@ const injectionLine = `{{- range service "gateway" }}
 // passes haproxy -c.
 func TestFaultHostileData(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		gw1 := testenv.StartGateway(t, consul, "gateway", "gw-1")
-		gw2 := testenv.StartGateway(t, consul, "gateway", "gw-2")
-		consul.WaitPassing(t, "gateway", 2)
+		consul, gws := startGateways(t, 2)
+		gw1, gw2 := gws[0], gws[1]
 		s, src := runSetup(t, consul.Addr, bin, injectionLine)
 		versions := watchVersions(t, s.haproxyCfg)
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 2)
-		okReloads := func() float64 { return r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) }
+		r, url := startServing(t, s, 2)
+		confirmed := func() float64 { return r.metric(t, okReloads) }
 
 		// 1. The injection.
-		before := okReloads()
+		before := confirmed()
 		wrk := testenv.StartWrk(t, "-t1", "-c16", "-d8s", url)
 		time.Sleep(time.Second)
 		evil := "x;disable frontend gateway;"
@@ -69,7 +64,7 @@ func TestFaultHostileData(t *testing.T) {
 		waitFor(t, r, "the injection's server to arrive through a reload", func() bool {
 			b, _ := os.ReadFile(s.haproxyCfg)
 			return strings.Contains(string(b), `server u-evil 127.0.0.1:`+strconv.Itoa(gw1.Addr.Port)+` check-sni "`+evil+`"`) &&
-				okReloads() > before && strings.Contains(r.Logs(), "server=gateway/u-evil")
+				confirmed() > before && strings.Contains(r.Logs(), "server=gateway/u-evil")
 		})
 		load1, err := wrk.Wait(t.Context())
 		if err != nil {
@@ -94,7 +89,7 @@ func TestFaultHostileData(t *testing.T) {
 		waitAnswers(t, url, 2)
 
 		// 2. Hostile data.
-		before = okReloads()
+		before = confirmed()
 		rejected := r.metric(t, `harender_haproxy_check_failures_total`)
 		wrk = testenv.StartWrk(t, "-t1", "-c16", "-d8s", url)
 		time.Sleep(time.Second)
@@ -140,7 +135,7 @@ func TestFaultHostileData(t *testing.T) {
 		if !strings.Contains(failure, "[ALERT]") || !strings.Contains(failure, s.haproxyCfg+".candidate:") {
 			t.Errorf("the rejection does not quote HAProxy's cause with the candidate's file and line:\n%s", failure)
 		}
-		if n := okReloads(); n != before {
+		if n := confirmed(); n != before {
 			t.Errorf("%v reloads with the hostile candidate, want none", n-before)
 		}
 		if st := frontendStatus(t, s.runtime, "gateway"); st != "OPEN" {
@@ -186,13 +181,7 @@ func TestFaultHostileData(t *testing.T) {
 			}
 		}
 		t.Logf("%d versions of haproxy.cfg seen on disk, each passed haproxy -c", len(seen))
-		total := load1
-		total.Requests += load2.Requests
-		total.Connect += load2.Connect
-		total.Read += load2.Read
-		total.Write += load2.Write
-		total.Timeout += load2.Timeout
-		total.Non2xx += load2.Non2xx
+		total := addWrk(load1, load2)
 		faultRow{
 			Fault: "Hostile Consul data: meta sni \"x;disable frontend gateway;\" in a user template, then IDs, tags, meta, addresses with newlines, blanks, #, ;, quotes, 10,000 bytes",
 			Did: fmt.Sprintf("';' never sent to the runtime API: reloaded, frontend open; user template's broken candidate refused by haproxy -c, last good config kept; built-in named them safely, left %d bad addresses out; Consul refused %d",

@@ -44,10 +44,7 @@ func TestFaultMassRemoval(t *testing.T) {
 		s, _ := runSetup(t, consul.Addr, bin, "")
 		text, _ := os.ReadFile(s.config)
 		writeFile(t, s.config, strings.Replace(string(text), "consul {\n", "consul {\n  removal_hold = \"10s\"\n", 1))
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 5)
+		r, url := startServing(t, s, 5)
 
 		watch := watchServers(s.haproxyCfg)
 		wrk := testenv.StartWrk(t, "-t1", "-c16", "-d8s", url)

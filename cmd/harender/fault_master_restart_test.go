@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -25,23 +24,12 @@ import (
 // counted, not asserted: no one can serve them.
 func TestFaultMasterRestartedBySupervisor(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		testenv.StartGateway(t, consul, "gateway", "gw-2")
-		consul.WaitPassing(t, "gateway", 2)
-		o := runOptions("")
-		o.start = false
-		s := newGatewaySetup(t, consul.Addr, bin, o)
-		if code, _, stderr := harender(t, "render", "--config", s.config); code != exitOK {
-			t.Fatalf("render: %d %s", code, stderr)
-		}
-		hap := testenv.StartHAProxy(t, bin, s.haproxyCfg)
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 2)
+		consul, _ := startGateways(t, 2)
+		s := supervisedSetup(t, consul.Addr, bin)
+		hap := renderAndStartHAProxy(t, bin, s)
+		r, url := startServing(t, s, 2)
 		old := masterPID(t, s.master)
-		reloadsBefore := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`)
+		reloadsBefore := r.metric(t, okReloads)
 
 		wrk := testenv.StartWrk(t, "-t1", "-c16", "-d12s", url)
 		time.Sleep(2 * time.Second)
@@ -71,7 +59,7 @@ func TestFaultMasterRestartedBySupervisor(t *testing.T) {
 				reloaded = time.Since(restarted)
 			}
 			got, _ := testenv.Answers(url, 6)
-			if reloaded > 0 && got["hello from gw-3"] > 0 && faultHeader(s.bind) == "edited" && r.healthy() {
+			if reloaded > 0 && got["hello from gw-3"] > 0 && haproxyHeader(s.bind, "X-Fault") == "edited" && r.healthy() {
 				break
 			}
 		}
@@ -85,7 +73,7 @@ func TestFaultMasterRestartedBySupervisor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reloads := r.metric(t, `harender_haproxy_reloads_total{result="ok"}`) - reloadsBefore
+		reloads := r.metric(t, okReloads) - reloadsBefore
 		rendered, _ := os.ReadFile(s.haproxyCfg)
 		loaded, _ := os.ReadFile(s.haproxyCfg + apply.LoadedSuffix)
 		head, _, _ := strings.Cut(string(loaded), "\n")
@@ -124,8 +112,8 @@ func TestFaultMasterRestartedBySupervisor(t *testing.T) {
 		if want := fmt.Sprintf("HAProxy master pid %d, reload %d,", fresh, after.Master.Reloads); !strings.Contains(head, want) {
 			t.Errorf("haproxy.cfg.loaded header %q, want %q", head, want)
 		}
-		if got, _ := testenv.Answers(url, 9); got["hello from gw-3"] == 0 || faultHeader(s.bind) != "edited" {
-			t.Errorf("pending changes not applied: answers %v, X-Fault %q", got, faultHeader(s.bind))
+		if got, _ := testenv.Answers(url, 9); got["hello from gw-3"] == 0 || haproxyHeader(s.bind, "X-Fault") != "edited" {
+			t.Errorf("pending changes not applied: answers %v, X-Fault %q", got, haproxyHeader(s.bind, "X-Fault"))
 		}
 		if !r.healthy() {
 			_, why := healthz(t, r)
@@ -135,15 +123,4 @@ func TestFaultMasterRestartedBySupervisor(t *testing.T) {
 			t.Logf("harender:\n%s", r.Logs())
 		}
 	})
-}
-
-// faultHeader is the X-Fault header HAProxy adds now, or "".
-func faultHeader(bind string) string {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + bind + "/")
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Fault")
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,16 +49,13 @@ func TestFaultConsulPartition(t *testing.T) {
 		cfg, _ := os.ReadFile(s.config)
 		writeFile(t, s.config, strings.Replace(string(cfg), "consul {\n",
 			fmt.Sprintf("consul {\n  block_query_wait = %q\n", partitionWait), 1))
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 3)
+		r, url := startServing(t, s, 3)
 		waitFor(t, r, "a blocking query in flight", func() bool {
 			return strings.Contains(r.Logs(), "dependency updated")
 		})
 		time.Sleep(500 * time.Millisecond) // the next query is now blocking
 		before, _ := os.ReadFile(s.haproxyCfg)
-		errorsBefore := metricSum(t, r, "harender_consul_errors_total")
+		errorsBefore := r.metricSum(t, "harender_consul_errors_total")
 
 		during := testenv.StartWrk(t, "-t1", "-c16", "-d8s", url)
 		logMark := len(r.Logs())
@@ -91,7 +86,7 @@ func TestFaultConsulPartition(t *testing.T) {
 			t.Errorf("the retry's Warn lacks attempt, backoff or cause: %s", warn)
 		}
 		waitWithin(t, r, "harender_consul_errors_total to rise", 20*time.Second, func() bool {
-			return metricSum(t, r, "harender_consul_errors_total") > errorsBefore
+			return r.metricSum(t, "harender_consul_errors_total") > errorsBefore
 		})
 		if last := r.metric(t, "harender_consul_last_success_timestamp_seconds"); last == 0 || last > float64(cut.Unix())+1 {
 			t.Errorf("harender_consul_last_success_timestamp_seconds = %.0f, want a time before the cut (%d)", last, cut.Unix())
@@ -176,52 +171,5 @@ func inNS(t *testing.T, ns *testenv.NetNS, args ...string) {
 	args = append(args[:2:2], append([]string{"-http-addr=http://127.0.0.1:8500"}, args[2:]...)...)
 	if out, err := ns.Command(ctx, bin, args...).CombinedOutput(); err != nil {
 		t.Fatalf("consul %s in %s: %v\n%s", strings.Join(args, " "), ns.Name, err, out)
-	}
-}
-
-// metricSum adds up every sample of a metric, whatever its labels.
-func metricSum(t *testing.T, r *sidecarRun, name string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + r.listen + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var sum float64
-	for _, m := range regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+`(?:\{[^}]*\})? (\S+)$`).FindAllSubmatch(b, -1) {
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		sum += v
-	}
-	return sum
-}
-
-// waitWithin is waitFor with a deadline of the caller's.
-func waitWithin(t *testing.T, r *sidecarRun, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out after %s waiting for %s\n%s", d, what, lastLines(r.Logs(), 40))
-}
-
-// logLine is the first line of logs that holds sub, or "".
-func logLine(logs, sub string) string {
-	for _, l := range strings.Split(logs, "\n") {
-		if strings.Contains(l, sub) {
-			return l
-		}
-	}
-	return ""
-}
-
-// addWrk adds up two wrk runs, for a fault row whose load ran in parts.
-func addWrk(a, b testenv.WrkResult) testenv.WrkResult {
-	return testenv.WrkResult{
-		Requests: a.Requests + b.Requests, Duration: a.Duration + b.Duration,
-		Connect: a.Connect + b.Connect, Read: a.Read + b.Read, Write: a.Write + b.Write, Timeout: a.Timeout + b.Timeout,
-		Non2xx: a.Non2xx + b.Non2xx,
 	}
 }

@@ -25,10 +25,7 @@ import (
 // how long the event loop is blocked: the delay of app.conf behind its key.
 func TestFaultStuckSocket(t *testing.T) {
 	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
-		consul := testenv.StartConsul(t)
-		testenv.StartGateway(t, consul, "gateway", "gw-1")
-		testenv.StartGateway(t, consul, "gateway", "gw-2")
-		consul.WaitPassing(t, "gateway", 2)
+		consul, _ := startGateways(t, 2)
 		kv := consul.Client.KV()
 		kv.Put(&api.KVPair{Key: "app/color", Value: []byte("c0")}, nil)
 		s, _ := runSetup(t, consul.Addr, bin, "")
@@ -39,10 +36,7 @@ func TestFaultStuckSocket(t *testing.T) {
 }
 `)
 		app := filepath.Join(s.dir, "app.conf")
-		r := startRun(t, s.config)
-		r.waitHealthy(t)
-		url := "http://" + s.bind + "/"
-		waitAnswers(t, url, 2)
+		r, url := startServing(t, s, 2)
 
 		color := 0
 		// follow puts the next color and returns how long app.conf took
@@ -99,9 +93,7 @@ func TestFaultStuckSocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: wrk: %s", name, res)
-			total.Requests += res.Requests
-			total.Connect, total.Read, total.Write, total.Timeout, total.Non2xx =
-				total.Connect+res.Connect, total.Read+res.Read, total.Write+res.Write, total.Timeout+res.Timeout, total.Non2xx+res.Non2xx
+			total = addWrk(total, res)
 
 			blocked := stuck.restore()
 			back := time.Now()
@@ -139,7 +131,7 @@ func TestFaultStuckSocket(t *testing.T) {
 		lag := follow()
 		var reloaded time.Duration
 		for time.Since(edited) < 30*time.Second {
-			if faultHeader(s.bind) == "edited" {
+			if haproxyHeader(s.bind, "X-Fault") == "edited" {
 				reloaded = time.Since(edited)
 				break
 			}
@@ -152,9 +144,7 @@ func TestFaultStuckSocket(t *testing.T) {
 		held := rt.restore()
 		t.Logf("edit needing a reload, runtime socket stuck: reload served %s after the edit; a key put 300ms after the edit reached app.conf %s later; %d exchanges timed out; wrk: %s",
 			reloaded.Round(time.Millisecond), lag.Round(time.Millisecond), held, res)
-		total.Requests += res.Requests
-		total.Connect, total.Read, total.Write, total.Timeout, total.Non2xx =
-			total.Connect+res.Connect, total.Read+res.Read, total.Write+res.Write, total.Timeout+res.Timeout, total.Non2xx+res.Non2xx
+		total = addWrk(total, res)
 		did = append(did, fmt.Sprintf("reload with runtime socket stuck: loop blocked %.1fs (%d timed-out exchanges), reloaded after %.1fs",
 			lag.Seconds()+0.3, held, reloaded.Seconds()))
 		// min_reload_interval (1s), haproxy -c, one deadline for the server

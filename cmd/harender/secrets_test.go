@@ -146,17 +146,6 @@ func rotate(t *testing.T, path, token string) {
 	}
 }
 
-// buildHarender builds the command into a temp dir.
-func buildHarender(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "harender")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // cleanEnv is the test's environment without Consul's or harender's own
 // variables, so that only what a test sets reaches the process.
 func cleanEnv() []string {
@@ -232,37 +221,22 @@ func (p *process) get(t *testing.T, path string) string {
 
 func (p *process) waitHealthy(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + p.listen + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	healthy := func() bool {
+		resp, err := http.Get("http://" + p.listen + "/healthz")
+		if err != nil {
+			return false
 		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
-	t.Fatalf("/healthz never answered 200\n%s", lastLines(p.logs.String(), 40))
+	if !poll(30*time.Second, 100*time.Millisecond, healthy) {
+		t.Fatalf("/healthz never answered 200\n%s", lastLines(p.logs.String(), 40))
+	}
 }
 
 func (p *process) waitLog(t *testing.T, what, sub string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if strings.Contains(p.logs.String(), sub) {
-			return
-		}
+	if !poll(30*time.Second, 100*time.Millisecond, func() bool { return strings.Contains(p.logs.String(), sub) }) {
+		t.Fatalf("timed out waiting for %s (%q in the log)\n%s", what, sub, lastLines(p.logs.String(), 40))
 	}
-	t.Fatalf("timed out waiting for %s (%q in the log)\n%s", what, sub, lastLines(p.logs.String(), 40))
-}
-
-// waitAnswersWithin waits until n distinct instances answer through url.
-func waitAnswersWithin(t *testing.T, url string, n int, d time.Duration, logs func() string) {
-	t.Helper()
-	var got map[string]int
-	var err error
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		got, err = testenv.Answers(url, 3*n)
-		if err == nil && len(got) == n {
-			return
-		}
-	}
-	t.Fatalf("want %d instances answering at %s within %s, got %v (err %v)\n%s", n, url, d, got, err, lastLines(logs(), 40))
 }
