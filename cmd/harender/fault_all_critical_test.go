@@ -22,7 +22,7 @@ import (
 // watch may see 3→2→1 before 1→0: the set kept is the last non-empty one
 // it saw, which can be smaller than the pool. The test reports how many.
 func TestFaultAllCritical(t *testing.T) {
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		consul, gws := startGateways(t, 3)
 		s, _ := runSetup(t, consul.Addr, bin, "")
 		r, url := startServing(t, s, 3)

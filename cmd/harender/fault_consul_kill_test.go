@@ -19,7 +19,7 @@ import (
 // change must be applied within one retry backoff (max_backoff, set to 2s
 // here) of the agent's return, plus the quiescence window.
 func TestFaultConsulKilled(t *testing.T) {
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		const maxBackoff = 2 * time.Second
 		consul, gws := startGateways(t, 3)
 		s, _ := runSetup(t, consul.Addr, bin, "")

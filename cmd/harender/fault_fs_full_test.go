@@ -25,7 +25,7 @@ import (
 // file system is writable again the change must be applied, with no
 // further Consul change to prompt it (within 20s: two reconcile ticks).
 func TestFaultFullFilesystem(t *testing.T) {
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		consul, _ := startGateways(t, 2)
 		s, _ := runSetup(t, consul.Addr, bin, "")
 		out := filepath.Join(s.dir, "out")

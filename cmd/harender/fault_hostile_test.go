@@ -47,7 +47,7 @@ const injectionLine = `{{- range service "gateway" }}
 // Throughout, every version of haproxy.cfg a poller sees is whole and
 // passes haproxy -c.
 func TestFaultHostileData(t *testing.T) {
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		consul, gws := startGateways(t, 2)
 		gw1, gw2 := gws[0], gws[1]
 		s, src := runSetup(t, consul.Addr, bin, injectionLine)

@@ -34,7 +34,7 @@ func TestFaultKill9(t *testing.T) {
 	}
 	const kills = 200
 	harenderBin := buildHarender(t) // secrets_test.go
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		consul := testenv.StartConsul(t)
 		s := newGatewaySetup(t, consul.Addr, bin, gatewayOptions{})
 		pool := []string{"k-1", "k-2", "k-3"}

@@ -25,7 +25,7 @@ func TestFaultMassRemoval(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the removal hold under load per HAProxy version")
 	}
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		const removalHold = 10 * time.Second
 		consul := testenv.StartConsul(t)
 		const node = "ext"

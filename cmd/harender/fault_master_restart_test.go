@@ -23,7 +23,7 @@ import (
 // and apply what is pending. The requests the gap itself fails are
 // counted, not asserted: no one can serve them.
 func TestFaultMasterRestartedBySupervisor(t *testing.T) {
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		consul, _ := startGateways(t, 2)
 		s := supervisedSetup(t, consul.Addr, bin)
 		hap := renderAndStartHAProxy(t, bin, s)

@@ -34,7 +34,7 @@ func TestFaultConsulPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a partition of about 20s per HAProxy version")
 	}
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		ns := testenv.NewNetNS(t)
 		consul := testenv.StartConsulInNetNS(t, ns)
 		// The agent's checks run inside the namespace and cannot reach

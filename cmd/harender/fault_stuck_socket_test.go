@@ -24,7 +24,7 @@ import (
 // the real socket is back the pending change applies. The test measures
 // how long the event loop is blocked: the delay of app.conf behind its key.
 func TestFaultStuckSocket(t *testing.T) {
-	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+	forEachFaultHAProxy(t, func(t *testing.T, bin string) {
 		consul, _ := startGateways(t, 2)
 		kv := consul.Client.KV()
 		kv.Put(&api.KVPair{Key: "app/color", Value: []byte("c0")}, nil)
