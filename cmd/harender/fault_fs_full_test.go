@@ -136,10 +136,15 @@ func mountTmpfs(t *testing.T, dir, opts string) {
 		t.Fatal(err)
 	}
 	if b, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
+		// A sandbox that forbids mounts is no missing binary: skip there
+		// even under CI=true, saying so; any other failure fails under CI.
+		denied := strings.Contains(strings.ToLower(string(b)), "permission denied") ||
+			strings.Contains(strings.ToLower(string(b)), "not permitted") ||
+			strings.Contains(string(b), "must be superuser")
+		if os.Getenv("CI") == "true" && !denied {
 			t.Fatalf("mount tmpfs on %s: %v %s", dir, err, b)
 		}
-		t.Skipf("cannot mount a tmpfs (root needed): %v %s", err, b)
+		t.Skipf("cannot mount a tmpfs here (root and CAP_SYS_ADMIN needed): %v %s", err, b)
 	}
 	t.Cleanup(func() {
 		if b, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
