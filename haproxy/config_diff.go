@@ -38,13 +38,14 @@ func Plan(old, new *Config) Change {
 		return Change{Reload: true, Reason: "no previous config"}
 	}
 	oldKeys, newKeys := sectionKeys(old), sectionKeys(new)
+	oldSet, newSet := setOf(oldKeys), setOf(newKeys)
 	for i, k := range newKeys {
-		if !slices.Contains(oldKeys, k) {
+		if !oldSet[k] {
 			return reload("%s: section added", sectionLabel(new.Sections[i]))
 		}
 	}
 	for i, k := range oldKeys {
-		if !slices.Contains(newKeys, k) {
+		if !newSet[k] {
 			return reload("%s: section removed", sectionLabel(old.Sections[i]))
 		}
 	}
@@ -109,13 +110,14 @@ func planSection(old, new *Section) ([]ServerUpdate, string) {
 		return nil, ""
 	}
 	oldNames, newNames := serverNames(old.Servers), serverNames(new.Servers)
+	oldSet, newSet := setOf(oldNames), setOf(newNames)
 	for _, n := range newNames {
-		if !slices.Contains(oldNames, n) {
+		if !oldSet[n] {
 			return nil, errMembership
 		}
 	}
 	for _, n := range oldNames {
-		if !slices.Contains(newNames, n) {
+		if !newSet[n] {
 			return nil, errMembership
 		}
 	}
@@ -131,9 +133,13 @@ const errMembership = "servers added or removed"
 // planServers compares the servers present in both sections.
 func planServers(backend string, old, new *Section) ([]ServerUpdate, string) {
 	var ups []ServerUpdate
+	at := make(map[string]int, len(old.Servers))
+	for i, s := range old.Servers {
+		at[s.Name] = i
+	}
 	for _, ns := range new.Servers {
-		i := slices.IndexFunc(old.Servers, func(s Server) bool { return s.Name == ns.Name })
-		if i < 0 {
+		i, ok := at[ns.Name]
+		if !ok {
 			continue
 		}
 		up, changed, reason := planServer(backend, old.Servers[i], ns)
@@ -229,4 +235,14 @@ func serverNames(ss []Server) []string {
 		names[i] = s.Name
 	}
 	return names
+}
+
+// setOf makes a set of names, so that comparing server lists stays linear
+// at ten thousand servers.
+func setOf(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }

@@ -1,6 +1,7 @@
 package haproxy
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,4 +145,26 @@ func mustParse(t *testing.T, s string) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// BenchmarkPlan10k plans one server added to a backend of 10,000, as
+// every converge does (reloadReason) on a large catalog.
+func BenchmarkPlan10k(b *testing.B) {
+	var old, new strings.Builder
+	old.WriteString("defaults\n    mode http\nbackend be\n    balance roundrobin\n")
+	for i := range 10000 {
+		fmt.Fprintf(&old, "    server s%d 10.0.%d.%d:80 check\n", i, i/250, i%250)
+	}
+	new.WriteString(old.String())
+	new.WriteString("    server s10000 10.1.0.1:80 check\n")
+	oc, err1 := ParseConfig([]byte(old.String()))
+	nc, err2 := ParseConfig([]byte(new.String()))
+	if err1 != nil || err2 != nil {
+		b.Fatal(err1, err2)
+	}
+	for b.Loop() {
+		if ch := Plan(oc, nc); ch.Reload || len(ch.Adds) != 1 {
+			b.Fatalf("plan = %+v", ch)
+		}
+	}
 }

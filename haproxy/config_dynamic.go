@@ -33,15 +33,16 @@ func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, str
 		return nil, nil, reason
 	}
 	oldNames, newNames := serverNames(old.Servers), serverNames(new.Servers)
+	oldSet, newSet := setOf(oldNames), setOf(newNames)
 	var kept []string
 	for _, n := range oldNames {
-		if slices.Contains(newNames, n) {
+		if newSet[n] {
 			kept = append(kept, n)
 		}
 	}
 	var keptNew []string
 	for _, n := range newNames {
-		if slices.Contains(oldNames, n) {
+		if oldSet[n] {
 			keptNew = append(keptNew, n)
 		}
 	}
@@ -50,7 +51,7 @@ func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, str
 	}
 	var adds []ServerAdd
 	for _, s := range new.Servers {
-		if slices.Contains(oldNames, s.Name) {
+		if oldSet[s.Name] {
 			continue
 		}
 		if reason := dynamicServer(s); reason != "" {
@@ -60,7 +61,7 @@ func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, str
 	}
 	var dels []ServerDel
 	for _, n := range oldNames {
-		if !slices.Contains(newNames, n) {
+		if !newSet[n] {
 			dels = append(dels, ServerDel{Backend: new.Name, Server: n})
 		}
 	}
