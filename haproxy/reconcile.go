@@ -103,10 +103,15 @@ func Reconcile(cfg *Config, obs *ServersState) (steps []Step, reason string) {
 				}
 			}
 		}
-		for _, o := range obs.Servers {
-			if o.Backend == sec.Name && !want[o.Server] {
-				dels = append(dels, Step{Kind: StepDelete, Backend: sec.Name, Server: o.Server})
+		var gone []string
+		for name := range got {
+			if !want[name] {
+				gone = append(gone, name)
 			}
+		}
+		slices.Sort(gone)
+		for _, name := range gone {
+			dels = append(dels, Step{Kind: StepDelete, Backend: sec.Name, Server: name})
 		}
 	}
 	steps = slices.Concat(disable, fix, enable, adds, dels)
