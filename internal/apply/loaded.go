@@ -12,9 +12,9 @@ import (
 )
 
 // LoadedSuffix names the record, beside HAProxy's config, of the config
-// HAProxy last loaded: a header line, then that config, byte for byte, so
-// that `diff haproxy.cfg haproxy.cfg.loaded` shows what HAProxy does not
-// run yet.
+// HAProxy last loaded: a header line, then that config, byte for byte.
+// Servers changed since through the runtime API are not in it: show
+// servers state says what runs.
 const LoadedSuffix = ".loaded"
 
 // loadedRecord is what HAProxy loaded, and which HAProxy: the master's pid
