@@ -42,7 +42,7 @@ func (e *Engine) Converge(ctx context.Context, why string) error {
 	if e.o.Reload == "never" {
 		// Files only; a supervised HAProxy is still kept running.
 		if e.o.Start {
-			if err := e.ensureRunning(ctx, drift); err != nil {
+			if _, _, err := e.ensureRunning(ctx, drift); err != nil {
 				return err
 			}
 		}
@@ -94,8 +94,13 @@ func (n needsReload) Error() string { return "needs a reload: " + string(n) }
 // engine supervises it. known is false without a master socket.
 func (e *Engine) observe(ctx context.Context, drift bool) (procs haproxy.Procs, known bool, err error) {
 	if e.o.Start {
-		if err := e.ensureRunning(ctx, drift); err != nil {
+		p, have, err := e.ensureRunning(ctx, drift)
+		if err != nil {
 			return procs, false, err
+		}
+		if have {
+			e.m.HAProxyUp.Set(1)
+			return p, true, nil
 		}
 	}
 	if e.o.MasterSocket == "" {

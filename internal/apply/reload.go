@@ -1,11 +1,9 @@
 package apply
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/harender/harender/haproxy"
@@ -156,12 +154,10 @@ func (e *Engine) saveServerState(ctx context.Context) error {
 func writeGeneration(config string, g *generation) (int, error) {
 	n := 0
 	write := func(dest string, data []byte) error {
-		cur, err := os.ReadFile(dest)
-		if err == nil && bytes.Equal(cur, data) {
-			return nil
+		wrote, err := renderer.WriteFile(dest, data, renderer.WriteOptions{})
+		if wrote {
+			n++
 		}
-		n++
-		_, err = renderer.WriteFile(dest, data, renderer.WriteOptions{})
 		return err
 	}
 	for dest, data := range g.files {

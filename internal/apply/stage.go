@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/harender/harender/haproxy"
@@ -114,7 +115,7 @@ func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
 	}
 	var changed []string
 	for _, st := range all {
-		if st != main && !contains(companions, st) {
+		if st != main && !slices.Contains(companions, st) {
 			if err := st.s.Commit(); err != nil {
 				return changed, err
 			}
@@ -185,13 +186,4 @@ func putBack(st *staged) error {
 	}
 	_, err := renderer.WriteFile(st.out.Dest, st.old, st.out.Write)
 	return err
-}
-
-func contains(list []*staged, st *staged) bool {
-	for _, x := range list {
-		if x == st {
-			return true
-		}
-	}
-	return false
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+
+	"github.com/harender/harender/haproxy"
 )
 
 // ensureRunning starts HAProxy when the engine supervises it and it is
 // not running: at the first converge, after it died, or when harender
 // restarted. An HAProxy already answering on the master socket (left by an
-// earlier harender) is taken over, not started twice.
-func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
+// earlier harender) is taken over, not started twice. When it had to ask
+// the master, it returns what show proc said (have), so that the caller
+// need not ask again.
+func (e *Engine) ensureRunning(ctx context.Context, drift bool) (procs haproxy.Procs, have bool, err error) {
 	if e.proc != nil {
 		select {
 		case <-e.proc.Done():
@@ -18,11 +22,11 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 			<-e.procDone
 			e.proc = nil
 		default:
-			return nil
+			return procs, false, nil
 		}
-	} else if e.masterAnswers(ctx) {
+	} else if procs, err := e.probe(ctx); err == nil {
 		e.seenRunning = true
-		return nil
+		return procs, true, nil
 	}
 	// Not running is drift only once this run has seen it running: at the
 	// start of harender, starting HAProxy is the ordinary thing to do.
@@ -31,16 +35,16 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 	if now := e.clock.Now(); now.Before(e.notBefore) {
 		e.after(e.notBefore.Sub(now))
 		e.setHealth("haproxy is not running")
-		return fmt.Errorf("haproxy is not running; next start in %s", e.notBefore.Sub(now).Round(1e6))
+		return procs, false, fmt.Errorf("haproxy is not running; next start in %s", e.notBefore.Sub(now).Round(1e6))
 	}
 	if _, err := writeGeneration(e.o.Config, e.desired); err != nil {
-		return fmt.Errorf("start haproxy: %w", err)
+		return procs, false, fmt.Errorf("start haproxy: %w", err)
 	}
 	p, err := e.hap.Start(ctx)
 	if err != nil {
 		b := e.retry()
 		e.setHealth("haproxy failed to start")
-		return fmt.Errorf("start haproxy (next try in %s): %w", b, err)
+		return procs, false, fmt.Errorf("start haproxy (next try in %s): %w", b, err)
 	}
 	e.proc, e.procDone, e.seenRunning = p, make(chan struct{}), true
 	go func(p Process, done chan<- struct{}) {
@@ -49,9 +53,9 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 		close(done)
 	}(p, e.procDone)
 	e.failures, e.lastReload, e.force, e.refused = 0, e.clock.Now(), "", ""
-	procs, err := e.hap.ShowProc(ctx)
+	procs, err = e.hap.ShowProc(ctx)
 	if err != nil {
-		return fmt.Errorf("haproxy started (pid %d) but its master does not answer: %w", p.PID(), err)
+		return procs, false, fmt.Errorf("haproxy started (pid %d) but its master does not answer: %w", p.PID(), err)
 	}
 	if e.loaded, err = writeLoaded(e.o.Config, procs, e.desired); err != nil {
 		e.log.Warn("started haproxy, but could not record it", "error", err)
@@ -62,15 +66,14 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) error {
 	} else {
 		e.log.Info("started haproxy", "pid", p.PID(), "master_socket", e.o.MasterSocket, "hash", e.desired.short())
 	}
-	return nil
+	return procs, true, nil
 }
 
-// masterAnswers reports whether an HAProxy answers on the master socket,
-// without waiting for one to appear.
-func (e *Engine) masterAnswers(ctx context.Context) bool {
+// probe asks the master socket what runs, without waiting for a socket
+// that is not there.
+func (e *Engine) probe(ctx context.Context) (haproxy.Procs, error) {
 	if _, err := os.Stat(e.o.MasterSocket); err != nil {
-		return false
+		return haproxy.Procs{}, err
 	}
-	_, err := e.hap.ShowProc(ctx)
-	return err == nil
+	return e.hap.ShowProc(ctx)
 }
