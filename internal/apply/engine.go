@@ -47,10 +47,11 @@ type Engine struct {
 	m     *Metrics
 	cmds  *commandRunner
 
-	desired *generation // the last committed generation
-	applied *generation // the last generation HAProxy was seen to run in full
-	loaded  *loadedRecord
-	changed bool // desired changed since the last converge: work is change, not drift
+	desired     *generation // the last committed generation
+	applied     *generation // the last generation HAProxy was seen to run in full
+	loaded      *loadedRecord
+	changed     bool // desired changed since the last converge: work is change, not drift
+	writeFailed bool // the last commit could not write its files
 
 	lastReload  time.Time
 	failures    int       // consecutive failed reloads or starts

@@ -40,6 +40,7 @@ type staged struct {
 func (e *Engine) Commit(ctx context.Context, outs []Output) ([]string, error) {
 	changed, err := e.commit(ctx, outs)
 	var ce *haproxy.CheckError
+	e.writeFailed = err != nil && !errors.As(err, &ce)
 	switch {
 	case err == nil:
 		e.setRejection("")
@@ -59,11 +60,7 @@ const commitRetry = time.Second
 
 // CommitFailed reports whether the last commit could not write its files
 // (not a rejected candidate): the caller renders again on Wake.
-func (e *Engine) CommitFailed() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.rejection == "could not write the rendered files"
-}
+func (e *Engine) CommitFailed() bool { return e.writeFailed }
 
 func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
 	g := newGeneration(e.o.Config, outs)
