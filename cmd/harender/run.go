@@ -62,6 +62,7 @@ Examples:
 // runSidecar runs until ctx ends. It returns an error only when it cannot
 // start at all.
 func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hup <-chan os.Signal, log *slog.Logger) error {
+	sd := newNotifier(log) // systemd: READY=1, WATCHDOG=1, STOPPING=1; unset for children
 	jobs, err := parseTemplates(cfg)
 	if err != nil {
 		return withCode(exitConfig, err)
@@ -84,6 +85,7 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 	defer w.Stop()
 	s := newSidecar(cfg, jobs, w, m, log)
 	defer s.shutdown()
+	defer sd.stopping() // before s.shutdown: systemd hears of it first
 	files, err := watch.WatchFiles(ctx, sourcePaths(jobs), log)
 	if err != nil {
 		return withCode(exitConfig, err)
@@ -95,7 +97,10 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 	defer func() { q.reset() }()
 	s.render(ctx, "start")
 	for {
+		sd.readyOnce(s.m.hasApplied())
 		select {
+		case <-sd.watchdog():
+			sd.ping()
 		case <-ctx.Done():
 			log.Info("stopping", "reason", context.Cause(ctx))
 			return nil
