@@ -30,6 +30,12 @@ type Options struct {
 	ReconcileInterval time.Duration
 	// Start has the engine start HAProxy, and start it again when it dies.
 	Start bool
+	// VRRPWeightFile, if set, is kept at "0" while HAProxy runs what was
+	// applied and "-254" while not, for keepalived's track_file
+	// (status_file.go). At Close it is set to "-254" and the engine waits
+	// VRRPHandoverDelay before stopping the HAProxy it started.
+	VRRPWeightFile    string
+	VRRPHandoverDelay time.Duration
 
 	HAProxy HAProxy // how HAProxy is reached; see NewHAProxy
 	Clock   Clock   // nil: the real clock
@@ -62,8 +68,10 @@ type Engine struct {
 	proc        Process
 	seenRunning bool            // this run has seen HAProxy running
 	procDone    chan struct{}   // closed when the goroutine watching proc ends
+	weight      *weightFile     // nil without a VRRP weight file
 	versions    map[int]int     // HAProxy major version per master pid
 	busy        map[string]bool // removed servers still busy, deleted on a retry
+	triedEarly  map[string]bool // servers found busy by serversFirst, during one Apply
 
 	wake   chan struct{}
 	timer  Timer
@@ -91,6 +99,7 @@ func New(o Options) *Engine {
 		versions: map[int]int{}, busy: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
 	e.cmds = newCommandRunner(e.log, e.m)
+	e.weight = newWeightFile(o.VRRPWeightFile, e.log)
 	if o.Config != "" {
 		rec, err := readLoaded(o.Config)
 		if err != nil {
@@ -130,6 +139,7 @@ func (e *Engine) setHealth(reason string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.health = reason
+	e.weight.setHealth(reason)
 }
 
 // Close waits for running commands (ctx bounds the wait) and stops the
@@ -140,12 +150,14 @@ func (e *Engine) Close(ctx context.Context) {
 	}
 	e.cmds.close(ctx)
 	if e.proc != nil {
+		e.weight.giveUp(ctx, e.o.VRRPHandoverDelay)
 		if err := e.proc.Stop(5 * time.Second); err != nil {
 			e.log.Warn("stopping haproxy", "error", err)
 		}
 		<-e.procDone
 		e.proc = nil
 	}
+	e.weight.giveUp(ctx, 0) // written already when HAProxy was stopped
 }
 
 // after asks for a wake-up in d, unless one is due sooner.

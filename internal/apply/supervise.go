@@ -47,8 +47,10 @@ func (e *Engine) ensureRunning(ctx context.Context, drift bool) (procs haproxy.P
 		return procs, false, fmt.Errorf("start haproxy (next try in %s): %w", b, err)
 	}
 	e.proc, e.procDone, e.seenRunning = p, make(chan struct{}), true
+	e.weight.setExited(false)
 	go func(p Process, done chan<- struct{}) {
 		<-p.Done()
+		e.weight.setExited(true) // at once, not at the next converge
 		e.poke()
 		close(done)
 	}(p, e.procDone)
