@@ -137,6 +137,7 @@ func (t *Template) Execute(r Recaller) (*Result, error) {
 func (t *Template) boundFuncs(tmpl *template.Template, r Recaller, used, missing *depSet) template.FuncMap {
 	c := consulFuncs{r: r, used: used, missing: missing}
 	m := c.funcMap()
+	maps.Copy(m, serfFuncs{c}.funcMap())
 	var s *Scratch
 	m["scratch"] = func() *Scratch {
 		if s == nil {

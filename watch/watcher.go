@@ -78,6 +78,9 @@ type Options struct {
 	// MaxInFlight, when positive, bounds the requests in flight at once.
 	// Consul refuses more than 200 connections per client by default.
 	MaxInFlight int
+	// Serf, if set, is the Serf agent that serfMembers queries ask (see
+	// serf.go). The Watcher does not close it.
+	Serf *Serf
 }
 
 func (o Options) withDefaults() Options {
@@ -315,7 +318,7 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 			index, recovering = 0, true
 			attempt++
 			delay := retry.delay(attempt)
-			log.Warn("consul query failed, retrying",
+			log.Warn(source(p.dep)+" query failed, retrying",
 				"attempt", attempt, "backoff", delay, "error", err)
 			if !sleep(ctx, delay) {
 				return
@@ -395,7 +398,18 @@ func (w *Watcher) fetch(ctx context.Context, d Dependency, q *api.QueryOptions) 
 			return nil, nil, ctx.Err()
 		}
 	}
+	if sd, ok := d.(serfDependency); ok {
+		return sd.fetchSerf(ctx, w.opts.Serf, q)
+	}
 	return d.Fetch(ctx, w.client, q)
+}
+
+// source names where a dependency's data comes from, for logs.
+func source(d Dependency) string {
+	if _, ok := d.(serfDependency); ok {
+		return "serf"
+	}
+	return "consul"
 }
 
 // logHold logs what the hold rule did with an answer. before is negative

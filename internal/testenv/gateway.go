@@ -28,7 +28,8 @@ type Gateway struct {
 	reg     *api.AgentServiceRegistration
 }
 
-// StartGateway serves and registers one instance of service.
+// StartGateway serves and registers one instance of service; with a nil
+// Consul it only serves.
 func StartGateway(t testing.TB, c *Consul, service, id string, tags ...string) *Gateway {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +68,9 @@ func StartGateway(t testing.TB, c *Consul, service, id string, tags ...string) *
 			Interval: "500ms", Timeout: "1s", Status: api.HealthPassing,
 		},
 	}
-	g.Register(t)
+	if c != nil { // nil: an instance announced some other way (Serf)
+		g.Register(t)
+	}
 	return g
 }
 
