@@ -100,6 +100,12 @@ type HAProxyConfig struct {
 	ServerStateFile   string
 	Start             bool
 	PIDFile           string
+	// VRRPWeightFile is the file keepalived's track_file reads: "0" while
+	// HAProxy runs what was applied, "-254" while not (harender run only).
+	VRRPWeightFile string
+	// VRRPHandoverDelay is how long harender waits, when stopping, between
+	// giving up the VIP and stopping the HAProxy it started.
+	VRRPHandoverDelay time.Duration
 }
 
 // defaultConfig holds the defaults that apply when nothing is set.
@@ -111,6 +117,7 @@ func defaultConfig() Config {
 			Reload:            "auto",
 			MinReloadInterval: time.Second,
 			ReconcileInterval: 10 * time.Second,
+			VRRPHandoverDelay: time.Second,
 		},
 		LogLevel:  "info",
 		LogFormat: "text",
@@ -178,6 +185,7 @@ func (c *Config) fromFile(p *parsedFile) error {
 		set(&c.HAProxy.RuntimeSocket, p.path(h.RuntimeSocket))
 		set(&c.HAProxy.ServerStateFile, p.path(h.ServerStateFile))
 		set(&c.HAProxy.PIDFile, p.path(h.PIDFile))
+		set(&c.HAProxy.VRRPWeightFile, p.path(h.VRRPWeightFile))
 		c.HAProxy.Start = h.Start
 		if h.Reload != "" {
 			switch h.Reload {
@@ -189,6 +197,7 @@ func (c *Config) fromFile(p *parsedFile) error {
 		}
 		dur(h.MinReloadInterval, &c.HAProxy.MinReloadInterval, "min_reload_interval", 0, "haproxy")
 		dur(h.ReconcileInterval, &c.HAProxy.ReconcileInterval, "reconcile_interval", 0, "haproxy")
+		dur(h.VRRPHandoverDelay, &c.HAProxy.VRRPHandoverDelay, "vrrp_handover_delay", 0, "haproxy")
 	}
 	for i, b := range p.Templates {
 		t := TemplateConfig{

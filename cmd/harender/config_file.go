@@ -90,6 +90,9 @@ type haproxyBlock struct {
 	ServerStateFile   string `hcl:"server_state_file,optional"`
 	Start             bool   `hcl:"start,optional"`
 	PIDFile           string `hcl:"pid_file,optional"`
+	// For a keepalived pair: see examples/ha.
+	VRRPWeightFile    string `hcl:"vrrp_weight_file,optional"`
+	VRRPHandoverDelay string `hcl:"vrrp_handover_delay,optional"`
 }
 
 // parsedFile is a decoded config file and its syntax tree, kept to point

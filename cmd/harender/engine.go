@@ -10,8 +10,20 @@ import (
 
 // newEngine wires the apply engine from the config.
 func newEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Engine {
+	return apply.New(engineOptions(cfg, m, log))
+}
+
+// newSidecarEngine is the engine of harender run, the one process that
+// keeps the VRRP weight file: a one-shot render must not touch it.
+func newSidecarEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Engine {
+	o := engineOptions(cfg, m, log)
+	o.VRRPWeightFile, o.VRRPHandoverDelay = cfg.HAProxy.VRRPWeightFile, cfg.HAProxy.VRRPHandoverDelay
+	return apply.New(o)
+}
+
+func engineOptions(cfg Config, m *apply.Metrics, log *slog.Logger) apply.Options {
 	h := cfg.HAProxy
-	return apply.New(apply.Options{
+	return apply.Options{
 		Config: h.Config, MasterSocket: h.MasterSocket, RuntimeSocket: h.RuntimeSocket,
 		ServerStateFile: h.ServerStateFile, Reload: h.Reload,
 		MinReloadInterval: h.MinReloadInterval, ReconcileInterval: h.ReconcileInterval,
@@ -22,7 +34,7 @@ func newEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Engine {
 			OnLine: func(line string) { log.Debug("haproxy says", "source", "haproxy", "line", line) },
 		}),
 		Logger: log, Metrics: m,
-	})
+	}
 }
 
 // outputs pairs each job's rendered bytes with its write settings.

@@ -28,7 +28,7 @@ type sidecar struct {
 }
 
 func newSidecar(cfg Config, jobs []*job, w *watch.Watcher, m *metrics, log *slog.Logger) *sidecar {
-	s := &sidecar{cfg: cfg, jobs: jobs, w: w, m: m, log: log, eng: newEngine(cfg, m.engine, log)}
+	s := &sidecar{cfg: cfg, jobs: jobs, w: w, m: m, log: log, eng: newSidecarEngine(cfg, m.engine, log)}
 	m.setHealth(s.eng.Health)
 	return s
 }
