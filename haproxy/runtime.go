@@ -25,6 +25,9 @@ const runtimeTimeout = 2 * time.Second
 type Runtime struct {
 	// Path is the stats socket's file.
 	Path string
+	// Prefix goes before every command: "@1 " sends them through the
+	// master CLI (Path is then the master socket) to the current worker.
+	Prefix string
 }
 
 // Command sends one command to the runtime API and returns HAProxy's raw reply.
@@ -35,7 +38,7 @@ func (r *Runtime) Command(ctx context.Context, cmd string) (string, error) {
 		defer cancel()
 	}
 	// Right after a reload the new worker may not have bound the socket yet.
-	reply, err := exchange(ctx, r.Path, cmd, runtimeDialRetry)
+	reply, err := exchange(ctx, r.Path, r.Prefix+cmd, runtimeDialRetry)
 	if err != nil {
 		return reply, fmt.Errorf("runtime api: %w", err)
 	}

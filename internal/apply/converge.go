@@ -9,10 +9,21 @@ import (
 	"github.com/harender/harender/haproxy"
 )
 
-// Apply commits outs and converges HAProxy to them.
+// Apply commits outs and converges HAProxy to them. A change of servers
+// alone reaches HAProxy first, and is undone if haproxy -c then refuses
+// the candidate (early.go).
 func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string, error) {
+	early := e.serversFirst(ctx, outs)
+	defer func() { e.triedEarly = nil }()
 	changed, err := e.Commit(ctx, outs)
 	if err != nil {
+		if early {
+			e.log.Error("the servers already sent to haproxy's runtime API are taken back: the candidate was refused",
+				"error", err)
+			if cerr := e.Converge(ctx, "undo a refused candidate"); cerr != nil {
+				e.log.Error("could not take the servers back yet; retrying", "error", cerr)
+			}
+		}
 		return changed, err
 	}
 	return changed, e.Converge(ctx, why)
@@ -55,7 +66,7 @@ func (e *Engine) Converge(ctx context.Context, why string) error {
 		return err
 	}
 	for range 2 {
-		reason := e.reloadReason(procs, known)
+		reason := e.reloadReason(e.desired, procs, known)
 		partial := false
 		if reason != "" {
 			done, err := e.reloadIfDue(ctx, reason, drift)
@@ -65,7 +76,7 @@ func (e *Engine) Converge(ctx context.Context, why string) error {
 			partial = !done
 			drift = false // a reload leaves nothing of the old state to call drift
 		}
-		err := e.convergeServers(ctx, drift, partial)
+		err := e.convergeServers(ctx, e.desired, drift, partial)
 		var nr needsReload
 		if errors.As(err, &nr) && e.force == "" {
 			e.force = string(nr)
@@ -121,10 +132,9 @@ func (e *Engine) observe(ctx context.Context, drift bool) (procs haproxy.Procs, 
 	return procs, true, nil
 }
 
-// reloadReason says why HAProxy must reload to run the desired
-// generation, or "" when the runtime API can do the rest.
-func (e *Engine) reloadReason(procs haproxy.Procs, known bool) string {
-	d := e.desired
+// reloadReason says why HAProxy must reload to run generation d, or ""
+// when the runtime API can do the rest.
+func (e *Engine) reloadReason(d *generation, procs haproxy.Procs, known bool) string {
 	switch {
 	case e.loaded == nil:
 		return "no record of the config HAProxy loaded"

@@ -39,8 +39,14 @@ type HAProxySettings struct {
 }
 
 // NewHAProxy reaches HAProxy through its binary and sockets.
+// Without a runtime socket, runtime commands go through the master CLI to
+// the current worker ("@1 "), so that no admin socket is needed.
 func NewHAProxy(s HAProxySettings) HAProxy {
-	return &realHAProxy{s: s, master: &haproxy.Master{Path: s.MasterSocket}, rt: &haproxy.Runtime{Path: s.RuntimeSocket}}
+	rt := &haproxy.Runtime{Path: s.RuntimeSocket}
+	if s.RuntimeSocket == "" && s.MasterSocket != "" {
+		rt = &haproxy.Runtime{Path: s.MasterSocket, Prefix: "@1 "}
+	}
+	return &realHAProxy{s: s, master: &haproxy.Master{Path: s.MasterSocket}, rt: rt}
 }
 
 type realHAProxy struct {
@@ -70,7 +76,7 @@ func (h *realHAProxy) Reload(ctx context.Context) (haproxy.ReloadResult, error) 
 }
 
 func (h *realHAProxy) ServersState(ctx context.Context) (*haproxy.ServersState, error) {
-	if h.s.RuntimeSocket == "" {
+	if h.rt.Path == "" {
 		return nil, errNoRuntime
 	}
 	return h.rt.ServersState(ctx)

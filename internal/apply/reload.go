@@ -137,7 +137,7 @@ func newLines(before, after string) string {
 // saveServerState writes the server state HAProxy starts the reloaded
 // config from: the desired servers, with the health HAProxy observed.
 func (e *Engine) saveServerState(ctx context.Context) error {
-	if e.o.ServerStateFile == "" || e.o.RuntimeSocket == "" || e.desired.parsed == nil {
+	if e.o.ServerStateFile == "" || !e.hasRuntime() || e.desired.parsed == nil {
 		return nil
 	}
 	obs, err := e.hap.ServersState(ctx)

@@ -14,13 +14,13 @@ import (
 // deleted is tried again. It waits in maintenance, taking no request.
 const busyRetry = 500 * time.Millisecond
 
-// convergeServers makes the servers HAProxy reports match the desired
+// convergeServers makes the servers HAProxy reports match generation g's
 // config through the runtime API. partial is set while a reload is owed
 // but not due: then what the runtime API can do now is done, and the rest
 // waits for the reload. A difference only a reload can fix is returned as
 // a needsReload.
-func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error {
-	if e.o.RuntimeSocket == "" || e.desired.parsed == nil {
+func (e *Engine) convergeServers(ctx context.Context, g *generation, drift, partial bool) error {
+	if !e.hasRuntime() || g.parsed == nil {
 		return nil
 	}
 	obs, err := e.hap.ServersState(ctx)
@@ -28,11 +28,11 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 		if partial {
 			return nil
 		}
-		e.setHealth("haproxy runtime API is not answering on " + e.o.RuntimeSocket)
+		e.setHealth("haproxy runtime API is not answering on " + e.runtimePath())
 		e.retry()
 		return fmt.Errorf("ask haproxy for its servers: %w", err)
 	}
-	steps, why := haproxy.Reconcile(e.desired.parsed, obs)
+	steps, why := haproxy.Reconcile(g.parsed, obs)
 	if why != "" {
 		if partial {
 			return nil
@@ -45,12 +45,21 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 	if r := e.movesNeedReload(ctx, steps); r != "" && !partial {
 		return needsReload(r)
 	}
+	return e.runSteps(ctx, g, steps, drift, partial)
+}
+
+// runSteps sends steps to HAProxy's runtime API, toward generation g.
+func (e *Engine) runSteps(ctx context.Context, g *generation, steps []haproxy.Step, drift, partial bool) error {
 	// A busy server deleted on a retry is expected work, not drift.
 	drift = drift && slices.ContainsFunc(steps, func(s haproxy.Step) bool { return !e.retrying(s) })
 	var done, busy int
 	var failed []error
 	for _, s := range steps {
 		retrying := e.retrying(s)
+		if retrying && e.triedEarly[s.Name()] {
+			busy++ // found busy moments ago, in this same apply
+			continue
+		}
 		err := e.hap.Do(ctx, s)
 		switch {
 		case err == nil:
@@ -63,6 +72,9 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 					"server", s.Name())
 			}
 			e.busy[s.Name()] = true
+			if e.triedEarly != nil {
+				e.triedEarly[s.Name()] = true
+			}
 		case errors.Is(err, haproxy.ErrUnsafeWord):
 			e.log.Warn("a server's name or options hold characters never sent to haproxy; a reload applies it instead",
 				"server", s.Name(), "error", err)
@@ -80,7 +92,7 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 			e.m.Drift.WithLabelValues(driftServers).Inc()
 			e.log.Warn("drift repaired: haproxy's servers differed from the rendered config", "steps", describe(steps))
 		} else {
-			e.log.Info("applied through the runtime API", "steps", len(steps), "done", done, "busy", busy, "hash", e.desired.short())
+			e.log.Info("applied through the runtime API", "steps", len(steps), "done", done, "busy", busy, "hash", g.short())
 		}
 	}
 	if len(failed) > 0 && !partial {
@@ -89,6 +101,18 @@ func (e *Engine) convergeServers(ctx context.Context, drift, partial bool) error
 		return needsReload("runtime API change failed")
 	}
 	return nil
+}
+
+// hasRuntime reports whether HAProxy's runtime API can be reached: its
+// own socket, or the master CLI, which passes commands to the worker.
+func (e *Engine) hasRuntime() bool { return e.o.RuntimeSocket != "" || e.o.MasterSocket != "" }
+
+// runtimePath names the socket runtime commands go through.
+func (e *Engine) runtimePath() string {
+	if e.o.RuntimeSocket != "" {
+		return e.o.RuntimeSocket
+	}
+	return e.o.MasterSocket + " (master CLI, @1)"
 }
 
 // retrying reports whether s deletes a server that was busy before.

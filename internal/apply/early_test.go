@@ -1,0 +1,75 @@
+package apply
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/harender/harender/haproxy"
+)
+
+// callIndex is the position of the first call starting with prefix, or -1.
+func (f *fakeHAProxy) callIndex(prefix string) int {
+	for i, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestServersReachHAProxyBeforeTheCheck(t *testing.T) {
+	r := newRig(t, nil)
+	r.startRunning(gatewayConfig("", "a:8001"))
+	if err := r.apply(gatewayConfig("", "a:8001")); err != nil {
+		t.Fatal(err)
+	}
+	r.hap.calls = nil
+	if err := r.apply(gatewayConfig("", "a:8001", "b:8002")); err != nil {
+		t.Fatal(err)
+	}
+	add, check := r.hap.callIndex("add be/b"), r.hap.callIndex("check")
+	if add < 0 || check < 0 || add > check {
+		t.Fatalf("calls %v: want add be/b before the check", r.hap.calls)
+	}
+	if n := r.hap.count("add be/b"); n != 1 {
+		t.Errorf("add be/b sent %d times, want 1: %v", n, r.hap.calls)
+	}
+	if n := r.hap.count("reload"); n != 1 {
+		t.Errorf("reloads = %d, want only the first", n)
+	}
+	// A structural change still goes check first, then reload.
+	r.hap.calls = nil
+	if err := r.apply(gatewayConfig("    http-request set-header X-A 1\n", "a:8001", "b:8002")); err != nil {
+		t.Fatal(err)
+	}
+	if c, rl := r.hap.callIndex("check"), r.hap.callIndex("reload"); c < 0 || rl < 0 || c > rl {
+		t.Errorf("calls %v: want check, then reload", r.hap.calls)
+	}
+}
+
+func TestRefusedCandidateTakesEarlyServersBack(t *testing.T) {
+	r := newRig(t, nil)
+	r.startRunning(gatewayConfig("", "a:8001"))
+	if err := r.apply(gatewayConfig("", "a:8001")); err != nil {
+		t.Fatal(err)
+	}
+	// The fake haproxy -c refuses any config naming "bogus".
+	err := r.apply(gatewayConfig("", "a:8001", "bogus:8002"))
+	var ce *haproxy.CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("apply = %v, want the check's refusal", err)
+	}
+	if r.hap.callIndex("add be/bogus") < 0 {
+		t.Fatalf("calls %v: the server never went out early, so this test shows nothing", r.hap.calls)
+	}
+	if s := r.hap.find("be/bogus"); s != nil {
+		t.Errorf("refused server still in haproxy: %+v", s)
+	}
+	if r.hap.find("be/a") == nil {
+		t.Error("server a lost")
+	}
+	if ok, _ := r.e.Health(); ok {
+		t.Error("healthy after a refused candidate")
+	}
+}
