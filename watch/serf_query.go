@@ -39,8 +39,9 @@ type serfTag struct {
 
 // NewSerfMembersQuery parses a filter: tag=regexp pairs separated by
 // commas ("role=gateway,dc=east"), each regexp matching the whole tag value
-// (a missing tag is the empty value). A regexp cannot hold a comma; an
-// empty filter selects every live member.
+// (a missing tag is the empty value). Blanks around tags and regexps are
+// dropped; a regexp cannot hold a comma. An empty filter selects every live
+// member.
 func NewSerfMembersQuery(filter string) (*SerfMembersQuery, error) {
 	d := &SerfMembersQuery{}
 	if strings.TrimSpace(filter) == "" {
@@ -49,7 +50,7 @@ func NewSerfMembersQuery(filter string) (*SerfMembersQuery, error) {
 	seen := map[string]bool{}
 	for _, pair := range strings.Split(filter, ",") {
 		tag, expr, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		tag = strings.TrimSpace(tag)
+		tag, expr = strings.TrimSpace(tag), strings.TrimSpace(expr)
 		switch {
 		case !ok || tag == "":
 			return nil, fmt.Errorf("serfMembers %q: %q is not tag=regexp", filter, strings.TrimSpace(pair))
