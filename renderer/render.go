@@ -40,6 +40,8 @@ type Options struct {
 	// SandboxPath, if set, is the directory file and writeToFile must stay
 	// in (sandbox: resolveInSandbox).
 	SandboxPath string
+	// HAProxy backs haproxyVersion and haproxyHas (funcs_haproxy.go).
+	HAProxy HAProxyInfo
 }
 
 // Template is a parsed template, named by its path so that errors say
@@ -70,6 +72,7 @@ func Parse(name, text string, o Options) (*Template, error) {
 	tmpl := template.New(name).Delims(o.LeftDelim, o.RightDelim)
 	tmpl.Funcs(denyFuncs(helperFuncs(o.LookupEnv), o.FunctionDenylist))
 	tmpl.Funcs(denyFuncs(paramFuncs(o.Params), o.FunctionDenylist))
+	tmpl.Funcs(denyFuncs(haproxyFuncs(o.HAProxy), o.FunctionDenylist))
 	tmpl.Funcs(t.boundFuncs(tmpl, nil, &depSet{}, &depSet{}))
 	if o.ErrMissingKey {
 		tmpl.Option("missingkey=error")
