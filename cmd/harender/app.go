@@ -38,6 +38,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			renderCommand(stderr),
 			checkCommand(stderr),
 			runCommand(stderr),
+			manCommand(),
 		},
 	}
 }
