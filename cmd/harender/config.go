@@ -18,6 +18,7 @@ import (
 // Config is the whole configuration, after the file and the flags.
 type Config struct {
 	Consul    ConsulConfig
+	Serf      SerfConfig
 	Wait      WaitConfig
 	Templates []TemplateConfig
 	HAProxy   HAProxyConfig
@@ -42,6 +43,12 @@ type ConsulConfig struct {
 	// this share of a service's instances (of 4 or more) is held this long.
 	MaxRemovalPercent int
 	RemovalHold       time.Duration
+}
+
+// SerfConfig is the Serf agent that serfMembers asks: its RPC address
+// (default 127.0.0.1:7373) and the file that holds its RPC auth key.
+type SerfConfig struct {
+	Addr, AuthKeyFile string
 }
 
 // WaitConfig is quiescence, as consul-template's wait: Max defaults to 4×Min.
@@ -173,6 +180,10 @@ func (c *Config) fromFile(p *parsedFile) error {
 			dur(r.Backoff, &c.Consul.Backoff, "backoff", 0, "consul", "retry")
 			dur(r.MaxBackoff, &c.Consul.MaxBackoff, "max_backoff", 0, "consul", "retry")
 		}
+	}
+	if b := p.Serf; b != nil {
+		set(&c.Serf.Addr, b.RPCAddr)
+		set(&c.Serf.AuthKeyFile, p.path(b.RPCAuthFile))
 	}
 	if w := p.Wait; w != nil {
 		dur(w.Min, &c.Wait.Min, "min", 0, "wait")

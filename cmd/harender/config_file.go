@@ -16,6 +16,7 @@ import (
 // here and are checked in config.go, against the syntax tree's positions.
 type fileConfig struct {
 	Consul    *consulBlock    `hcl:"consul,block"`
+	Serf      *serfBlock      `hcl:"serf,block"`
 	Wait      *waitBlock      `hcl:"wait,block"`
 	Templates []templateBlock `hcl:"template,block"`
 	HAProxy   *haproxyBlock   `hcl:"haproxy,block"`
@@ -37,6 +38,13 @@ type consulBlock struct {
 	RemovalHold       string      `hcl:"removal_hold,optional"`
 	SSL               *sslBlock   `hcl:"ssl,block"`
 	Retry             *retryBlock `hcl:"retry,block"`
+}
+
+// serfBlock is the Serf agent that serfMembers asks. The RPC auth key is
+// read from a file, never given inline, so it never shows in the config.
+type serfBlock struct {
+	RPCAddr     string `hcl:"rpc_addr,optional"`
+	RPCAuthFile string `hcl:"rpc_auth_file,optional"`
 }
 
 type sslBlock struct {

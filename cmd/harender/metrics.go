@@ -33,6 +33,7 @@ type metrics struct {
 	guarded        *prometheus.GaugeVec
 	lastApply      prometheus.Gauge
 	applyLatency   prometheus.Histogram
+	serfUp         prometheus.Gauge
 
 	mu           sync.Mutex
 	wasApplied   bool                  // the first apply has succeeded
@@ -89,6 +90,10 @@ func newMetrics() *metrics {
 		m.guarded.WithLabelValues(r)
 	}
 	m.reg.MustRegister(m.guards, m.guarded)
+	m.serfUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "harender_serf_up", Help: "1 while the RPC connection to the Serf agent is up; 0 while it is down, or before serfMembers first needs it.",
+	})
+	m.reg.MustRegister(m.serfUp)
 	m.reg.MustRegister(m.renders, m.templateErrors, m.consulRequests, m.consulErrors, m.consulAnswer, m.dependencies, m.lastApply, m.applyLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -112,6 +117,15 @@ func (m *metrics) observeConsul(endpoint string, err error) {
 		m.consulAnswer.SetToCurrentTime()
 	case !errors.Is(err, context.Canceled):
 		m.consulErrors.WithLabelValues(endpoint).Inc()
+	}
+}
+
+// serfConnected records the Serf connection's state; it is the Serf's Up.
+func (m *metrics) serfConnected(up bool) {
+	if up {
+		m.serfUp.Set(1)
+	} else {
+		m.serfUp.Set(0)
 	}
 }
 

@@ -82,6 +82,8 @@ func renderOnce(ctx context.Context, cfg Config, f renderFlags, log *slog.Logger
 	}
 	o := watchOptions(cfg, log, nil)
 	o.Once, o.MaxInFlight = true, 64
+	o.Serf = newSerf(cfg, log, nil)
+	defer o.Serf.Close()
 	w := watch.New(client, o)
 	defer w.Stop()
 	wctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -142,6 +144,12 @@ func watchOptions(cfg Config, log *slog.Logger, observe func(string, error)) wat
 		MaxRemovalPercent: cfg.Consul.MaxRemovalPercent,
 		RemovalHold:       cfg.Consul.RemovalHold,
 	}
+}
+
+// newSerf is the connection to the Serf agent of the serf block (or
+// Serf's default RPC address); it connects at the first serfMembers query.
+func newSerf(cfg Config, log *slog.Logger, up func(bool)) *watch.Serf {
+	return watch.NewSerf(watch.SerfConfig{Addr: cfg.Serf.Addr, AuthKeyFile: cfg.Serf.AuthKeyFile, Logger: log, Up: up})
 }
 
 // diffAll prints a diff per destination and reports whether any differs.

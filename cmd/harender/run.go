@@ -81,6 +81,8 @@ func runSidecar(ctx context.Context, cfg Config, load func() (Config, error), hu
 	}
 	o := watchOptions(cfg, log, m.observeConsul)
 	o.Guarded = m.guard
+	o.Serf = newSerf(cfg, log, m.serfConnected)
+	defer o.Serf.Close()
 	w := watch.New(client, o)
 	defer w.Stop()
 	s := newSidecar(cfg, jobs, w, m, log)

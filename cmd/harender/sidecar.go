@@ -137,10 +137,10 @@ func (s *sidecar) reconfigure(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Consul != s.cfg.Consul || cfg.Listen != s.cfg.Listen || cfg.LogLevel != s.cfg.LogLevel ||
+	if cfg.Consul != s.cfg.Consul || cfg.Serf != s.cfg.Serf || cfg.Listen != s.cfg.Listen || cfg.LogLevel != s.cfg.LogLevel ||
 		cfg.LogFormat != s.cfg.LogFormat || cfg.HAProxy != s.cfg.HAProxy {
-		s.log.Warn("SIGHUP: changes to consul, haproxy, listen and log settings take effect at the next start")
-		cfg.Consul, cfg.Listen, cfg.LogLevel, cfg.LogFormat, cfg.HAProxy = s.cfg.Consul, s.cfg.Listen, s.cfg.LogLevel, s.cfg.LogFormat, s.cfg.HAProxy
+		s.log.Warn("SIGHUP: changes to consul, serf, haproxy, listen and log settings take effect at the next start")
+		cfg.Consul, cfg.Serf, cfg.Listen, cfg.LogLevel, cfg.LogFormat, cfg.HAProxy = s.cfg.Consul, s.cfg.Serf, s.cfg.Listen, s.cfg.LogLevel, s.cfg.LogFormat, s.cfg.HAProxy
 	}
 	s.cfg, s.jobs, s.editErr = cfg, jobs, nil
 	return nil
