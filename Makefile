@@ -26,11 +26,12 @@ build:
 	$(GO) build -o $(BIN)/harender ./cmd/harender
 	$(GO) build -o $(BIN)/gateway ./examples/gateway
 
-deps: deps-apt $(HAPROXY30) $(CONSUL) consul-template
+deps: deps-apt $(HAPROXY30) $(CONSUL) consul-template fabio
 
 deps-apt:
 	@missing=""; \
-	for p in haproxy:$(HAPROXY26) serf:/usr/bin/serf wrk:/usr/bin/wrk; do \
+	for p in haproxy:$(HAPROXY26) serf:/usr/bin/serf wrk:/usr/bin/wrk \
+	         gnuplot-nox:/usr/bin/gnuplot socat:/usr/bin/socat; do \
 	  [ -x "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:$$missing"; \
@@ -87,3 +88,28 @@ consul-template: $(BIN)/consul-template
 
 $(BIN)/consul-template: tools/consul-template/install.sh
 	tools/consul-template/install.sh $(BIN)
+
+# Fabio v1.6.3 (MIT), a peer of make compare, built from the Go module
+# proxy through the wrapper module tools/fabio.
+.PHONY: fabio
+fabio: $(BIN)/fabio
+
+$(BIN)/fabio: tools/fabio/go.mod tools/fabio/install.sh
+	tools/fabio/install.sh $(BIN)
+
+# Which stack fails over best: harender, consul-template + HAProxy, Fabio,
+# Serf + HAProxy (and harender on Serf), through churn, kill and flap under
+# wrk (tools/bench). Several minutes; writes docs/compare.md and .png. Not
+# part of make test. ARGS passes flags to the harness, e.g. ARGS=-smoke.
+.PHONY: compare bench-churn
+compare: deps build
+	scripts/compare.sh $(ARGS)
+
+# Issue 8's churn table: harender (auto and reload = "always") beside
+# consul-template + HAProxy, on the same harness. EVENTS, INTERVAL, KV_EVERY
+# (e.g. EVENTS=1000 KV_EVERY=10); writes docs/compare-churn.md and .png.
+bench-churn: deps build
+	EVENTS=$(EVENTS) INTERVAL=$(INTERVAL) KV_EVERY=$(KV_EVERY) scripts/bench-churn.sh $(ARGS)
+EVENTS   ?= 100
+INTERVAL ?= 250ms
+KV_EVERY ?= 0
