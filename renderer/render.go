@@ -72,6 +72,7 @@ func Parse(name, text string, o Options) (*Template, error) {
 	tmpl := template.New(name).Delims(o.LeftDelim, o.RightDelim)
 	tmpl.Funcs(denyFuncs(helperFuncs(o.LookupEnv), o.FunctionDenylist))
 	tmpl.Funcs(denyFuncs(paramFuncs(o.Params), o.FunctionDenylist))
+	tmpl.Funcs(denyFuncs(routeFuncs(), o.FunctionDenylist))
 	tmpl.Funcs(denyFuncs(haproxyFuncs(o.HAProxy), o.FunctionDenylist))
 	tmpl.Funcs(t.boundFuncs(tmpl, nil, &depSet{}, &depSet{}))
 	if o.ErrMissingKey {
