@@ -98,6 +98,7 @@ func (e *env) restart(in *instance) error {
 // source is where the proxy learns its members from.
 type source interface {
 	start(e *env) error
+	ready(in *instance)       // blocks until in can join (its last agent has left)
 	join(in *instance) error  // a new instance: registered / its agent joins
 	leave(in *instance) error // deregistered / its agent leaves gracefully
 	crash(in *instance)       // after its process died
@@ -143,6 +144,7 @@ func (c *consulSource) join(in *instance) error {
 
 func (c *consulSource) leave(in *instance) error { return c.e.consul.Agent().ServiceDeregister(in.id) }
 func (c *consulSource) crash(*instance)          {}
+func (c *consulSource) ready(*instance)          {}
 func (c *consulSource) restart(*instance) error  { return nil } // still registered; its check passes again
 
 // serfSource: a Serf agent on the load balancer (lb), and one per instance
@@ -159,10 +161,16 @@ func (s *serfSource) start(e *env) error {
 	return waitFor("serf lb rpc", 10*time.Second, func() bool { return listening(e.ports.serfLB() + 1) })
 }
 
-func (s *serfSource) join(in *instance) error {
-	if in.serf != nil && !in.serf.exited() {
-		<-in.serf.done // still leaving: the same node name cannot run twice
+// ready waits for an agent that is still leaving (a graceful leave takes
+// about a second): the same node name cannot run twice.
+func (s *serfSource) ready(in *instance) {
+	if in.serf != nil {
+		<-in.serf.done
 	}
+}
+
+func (s *serfSource) join(in *instance) error {
+	s.ready(in)
 	port := s.e.ports.serfAgent(in.n)
 	var err error
 	in.serf, err = s.e.ps.start("serf-"+in.id, nil, s.e.o.serf, "agent", "-node", in.id,

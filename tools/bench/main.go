@@ -39,6 +39,7 @@ type options struct {
 	reloadScript, serfHandler                string
 	work, out, plot, title, command          string
 	keep, smoke                              bool
+	load                                     string // load average at the start
 }
 
 func run(args []string) int {
@@ -105,6 +106,7 @@ func run(args []string) int {
 		scs = append(scs, sc)
 	}
 	started := time.Now()
+	o.load = loadavg()
 	var rs []result
 	for _, sc := range scs {
 		for _, sp := range specs {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,8 +23,35 @@ type proc struct {
 
 // procs remembers every program a run started, so that all are stopped.
 type procs struct {
-	dir  string
-	list []*proc
+	dir    string
+	list   []*proc
+	byName map[string]*proc // the latest of each name
+}
+
+// cpu is the CPU time of the named program so far, with that of the
+// children it has waited for (haproxy -c, reload scripts); -1 if unknown.
+func (ps *procs) cpu(name string) time.Duration {
+	p := ps.byName[name]
+	if p == nil || p.exited() {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the ")" that ends the command name: utime is the 12th,
+	// then stime, cutime, cstime, in clock ticks (100 a second on Linux).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return -1
+	}
+	var ticks int64
+	for _, v := range f[11:15] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // start runs bin with args, env added to the harness's own.
@@ -43,6 +71,10 @@ func (ps *procs) start(name string, env []string, bin string, args ...string) (*
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(p.done) }()
 	ps.list = append(ps.list, p)
+	if ps.byName == nil {
+		ps.byName = map[string]*proc{}
+	}
+	ps.byName[name] = p
 	return p, nil
 }
 

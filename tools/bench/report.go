@@ -15,8 +15,8 @@ import (
 func report(o *options, rs []result, started time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", o.title)
-	fmt.Fprintf(&b, "Run %s, %s, on %d CPUs (load average at the end: %s).\n\n",
-		started.UTC().Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second), runtime.NumCPU(), loadavg())
+	fmt.Fprintf(&b, "Run %s, %s, on %d CPUs (load average at the start: %s; at the end: %s).\n\n",
+		started.UTC().Format("2006-01-02 15:04 MST"), time.Since(started).Round(time.Second), runtime.NumCPU(), o.load, loadavg())
 	if o.command != "" {
 		fmt.Fprintf(&b, "Command: `%s`\n\n", o.command)
 	}

@@ -13,7 +13,7 @@ import (
 
 // runOne runs one stack through one scenario and returns its row.
 func runOne(o *options, sp stackSpec, sc scenario) result {
-	res := result{Stack: sp.name, Scenario: sc.name, Reloads: -1, Runtime: -1}
+	res := result{Stack: sp.name, Scenario: sc.name, Reloads: -1, Runtime: -1, CPU: -1}
 	dir, err := os.MkdirTemp(o.work, strings.ReplaceAll(sp.name, "@", "-")+"-"+sc.name+"-")
 	if err != nil {
 		res.Err = err.Error()
@@ -62,7 +62,7 @@ func measure(e *env, sp stackSpec, sc scenario, res *result) error {
 		return err
 	}
 	time.Sleep(time.Second) // let the first health checks settle
-	r0, u0 := st.reloads(e), st.runtime(e)
+	r0, u0, c0 := st.reloads(e), st.runtime(e), e.ps.cpu(st.controller())
 
 	length := warmup + sc.length(e.o) + tail
 	wrkOut := &bytes.Buffer{}
@@ -97,6 +97,9 @@ func measure(e *env, sp stackSpec, sc scenario, res *result) error {
 	}
 	if u1 := st.runtime(e); u0 >= 0 && u1 >= 0 {
 		res.Runtime = u1 - u0
+	}
+	if c1 := e.ps.cpu(st.controller()); c0 >= 0 && c1 >= 0 {
+		res.CPU = c1 - c0
 	}
 	for _, p := range probes {
 		if !p.OK {

@@ -23,6 +23,9 @@ type stack interface {
 	reloads(e *env) int
 	// runtime is how many runtime API updates it made; -1: not counted.
 	runtime(e *env) int
+	// controller names the program that keeps the proxy in step, whose CPU
+	// time is reported; "" when that is the proxy itself (Fabio).
+	controller() string
 }
 
 // stackSpec is a stack as the -stacks flag names it: KIND[@HAPROXY].
@@ -81,9 +84,10 @@ func (sp stackSpec) build(o *options) (stack, source) {
 
 // masterReloads reads the reload counter of the master's `show proc`.
 func masterReloads(e *env) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	p, err := (&haproxy.Master{Path: e.path("master.sock")}).ShowProc(ctx)
+	// A reload in progress refuses the socket for a moment: retry.
+	p, err := (&haproxy.Master{Path: e.path("master.sock"), Retry: 10 * time.Second}).ShowProc(ctx)
 	if err != nil {
 		return -1
 	}
@@ -160,6 +164,7 @@ func (h *harenderStack) start(e *env) error {
 }
 
 func (h *harenderStack) reloads(e *env) int { return masterReloads(e) }
+func (h *harenderStack) controller() string { return "harender" }
 
 // runtime sums harender_haproxy_runtime_updates_total{result="ok"}.
 func (h *harenderStack) runtime(e *env) int {
@@ -200,6 +205,7 @@ func (c *ctStack) start(e *env) error {
 
 func (c *ctStack) reloads(e *env) int { return masterReloads(e) }
 func (c *ctStack) runtime(*env) int   { return -1 }
+func (c *ctStack) controller() string { return "consul-template" }
 
 // serfStack: the canonical Serf + HAProxy set-up. The load balancer's Serf
 // agent runs the event handler on member-join, -leave and -failed; it
@@ -219,6 +225,7 @@ func (s *serfStack) prepare(e *env) error {
 func (s *serfStack) start(e *env) error { return startHAProxy(e, s.bin, 3) }
 func (s *serfStack) reloads(e *env) int { return masterReloads(e) }
 func (s *serfStack) runtime(*env) int   { return -1 }
+func (s *serfStack) controller() string { return "serf-lb" }
 
 // fabioStack: Fabio routes by the urlprefix-/ tag of the passing instances.
 type fabioStack struct{}
@@ -235,5 +242,6 @@ func (f *fabioStack) start(e *env) error {
 	return err
 }
 
-func (f *fabioStack) reloads(*env) int { return -1 }
-func (f *fabioStack) runtime(*env) int { return -1 }
+func (f *fabioStack) reloads(*env) int   { return -1 }
+func (f *fabioStack) runtime(*env) int   { return -1 }
+func (f *fabioStack) controller() string { return "" }

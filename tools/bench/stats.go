@@ -152,10 +152,11 @@ func ms(d time.Duration) string {
 // result is one row of the table: one stack through one scenario.
 type result struct {
 	Stack, Scenario string
-	Failed          int    // wrk: non-2xx/3xx + socket errors
-	FailedDetail    string // how they split
-	Reloads         int    // -1: the stack does not reload (Fabio)
-	Runtime         int    // runtime API updates; -1 when not counted
+	Failed          int           // wrk: non-2xx/3xx + socket errors
+	FailedDetail    string        // how they split
+	Reloads         int           // -1: the stack does not reload (Fabio)
+	Runtime         int           // runtime API updates; -1 when not counted
+	CPU             time.Duration // the controller's CPU time over the run; -1: not measured
 	ProbeFailed     int
 	Up, Down, KV    dist
 	Throughput      float64 // wrk requests per second
@@ -171,7 +172,7 @@ func table(rs []result, withKV bool) string {
 		head += " KV write → served, p50 / p99 / max ms |"
 		rule += "---|"
 	}
-	b.WriteString(head + " throughput, req/s |\n" + rule + "---:|\n")
+	b.WriteString(head + " controller CPU, s | throughput, req/s |\n" + rule + "---:|---:|\n")
 	for _, r := range rs {
 		if r.Err != "" {
 			fmt.Fprintf(&b, "| %s | %s | run failed: %s |\n", r.Stack, r.Scenario, strings.ReplaceAll(r.Err, "|", "/"))
@@ -182,7 +183,11 @@ func table(rs []result, withKV bool) string {
 		if withKV {
 			fmt.Fprintf(&b, " %s |", r.KV.cell())
 		}
-		fmt.Fprintf(&b, " %.0f |\n", r.Throughput)
+		cpu := "—"
+		if r.CPU >= 0 {
+			cpu = fmt.Sprintf("%.2f", r.CPU.Seconds())
+		}
+		fmt.Fprintf(&b, " %s | %.0f |\n", cpu, r.Throughput)
 	}
 	return b.String()
 }
