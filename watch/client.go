@@ -137,6 +137,7 @@ func NewClient(c ClientConfig) (*api.Client, error) {
 		return fail(err)
 	}
 	rt.base = hc.Transport
+	rt.shared = sharedTransport(cfg.Transport)
 	hc.Transport = rt
 	cfg.HttpClient = hc
 
@@ -169,6 +170,9 @@ type transport struct {
 	// given per query (QueryOptions.Token) is left alone.
 	file   *tokenFile
 	static string
+	// shared carries the requests of the shared queries (shared_hub.go),
+	// over at most SharedMaxConns connections.
+	shared http.RoundTripper
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -192,7 +196,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	parent := req.Context()
 	ctx, cancel := context.WithTimeout(parent, limit)
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	base := t.base
+	if t.shared != nil && isShared(parent) {
+		base = t.shared
+	}
+	resp, err := base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		timedOut := ctx.Err() != nil && parent.Err() == nil
 		cancel()

@@ -78,6 +78,11 @@ type Options struct {
 	// MaxInFlight, when positive, bounds the requests in flight at once.
 	// Consul refuses more than 200 connections per client by default.
 	MaxInFlight int
+	// Shared serves every `service` dependency of the default datacenter,
+	// without near, through a few blocking queries on the whole catalog
+	// and plain fetches of the services that changed, over at most
+	// SharedMaxConns connections (shared_hub.go). Ignored with Once.
+	Shared bool
 	// Serf, if set, is the Serf agent that serfMembers queries ask (see
 	// serf.go). The Watcher does not close it.
 	Serf *Serf
@@ -123,6 +128,7 @@ type Watcher struct {
 	wg      sync.WaitGroup
 
 	inFlight chan struct{} // semaphore; nil when unbounded
+	hub      *hub          // the shared queries; nil unless Options.Shared
 
 	mu      sync.Mutex
 	stopped bool
@@ -149,6 +155,9 @@ func New(c *api.Client, o Options) *Watcher {
 	if o.MaxInFlight > 0 {
 		w.inFlight = make(chan struct{}, o.MaxInFlight)
 	}
+	if o.Shared && !o.Once {
+		w.hub = newHub(c, w.opts)
+	}
 	return w
 }
 
@@ -169,6 +178,9 @@ func (w *Watcher) Watch(ctx context.Context, deps []Dependency) {
 		if _, dup := want[d.String()]; !dup {
 			want[d.String()] = d
 		}
+	}
+	if w.hub != nil {
+		w.hub.setWatched(want)
 	}
 	for key, p := range w.running {
 		if _, ok := want[key]; !ok {
@@ -223,6 +235,9 @@ func (w *Watcher) Stop() {
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+	if w.hub != nil {
+		w.hub.stop()
+	}
 }
 
 // store records data for key if p is still the poller of key, and signals.
@@ -390,6 +405,11 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 
 // fetch runs one query, within MaxInFlight.
 func (w *Watcher) fetch(ctx context.Context, d Dependency, q *api.QueryOptions) (any, *api.QueryMeta, error) {
+	if w.hub != nil {
+		if data, meta, err, ok := w.hub.fetchDep(ctx, d, q); ok {
+			return data, meta, err
+		}
+	}
 	if w.inFlight != nil {
 		select {
 		case w.inFlight <- struct{}{}:
