@@ -77,6 +77,9 @@ func (e *Engine) Converge(ctx context.Context, why string) error {
 			drift = false // a reload leaves nothing of the old state to call drift
 		}
 		err := e.convergeServers(ctx, e.desired, drift, partial)
+		if err == nil && !partial {
+			err = e.convergeMaps(ctx, e.desired, drift) // maps.go
+		}
 		var nr needsReload
 		if errors.As(err, &nr) && e.force == "" {
 			e.force = string(nr)
@@ -147,8 +150,8 @@ func (e *Engine) reloadReason(d *generation, procs haproxy.Procs, known bool) st
 		return ""
 	case e.o.Reload == "always":
 		return "reload = always"
-	case hashOf(e.loaded.config, d.files) != e.loaded.generation:
-		return "a companion file changed"
+	case hashOf(e.loaded.config, d.files) != e.loaded.generation && !e.onlyMapsDiffer(d):
+		return "a companion file changed" // other than a runtime map (maps.go)
 	case d.parsed == nil || e.loaded.parsed == nil:
 		return "config not understood by harender's parser"
 	}

@@ -10,6 +10,7 @@ type Metrics struct {
 	Commands       *prometheus.CounterVec // result: ok, failed
 	Drift          *prometheus.CounterVec // kind: see the drift* constants
 	HAProxyUp      prometheus.Gauge
+	RouteConflicts prometheus.Gauge // routes two services claim (maps.go)
 }
 
 // Kinds of drift: HAProxy found not to run what was rendered, and repaired.
@@ -43,17 +44,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		HAProxyUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "harender_haproxy_up", Help: "1 while HAProxy's master answers, 0 otherwise.",
 		}),
+		RouteConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "harender_route_conflicts", Help: "Routes that more than one service claims, in the maps HAProxy is to run (the routes template's '# conflict:' lines).",
+		}),
 	}
 	for _, r := range []string{"ok", "failed"} {
 		m.Reloads.WithLabelValues(r)
 		m.RuntimeUpdates.WithLabelValues(r)
 		m.Commands.WithLabelValues(r)
 	}
-	for _, k := range []string{driftNotRunning, driftConfig, driftServers, driftFile} {
+	for _, k := range []string{driftNotRunning, driftConfig, driftServers, driftFile, driftMaps} {
 		m.Drift.WithLabelValues(k)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Reloads, m.RuntimeUpdates, m.CheckFailures, m.Commands, m.Drift, m.HAProxyUp)
+		reg.MustRegister(m.Reloads, m.RuntimeUpdates, m.CheckFailures, m.Commands, m.Drift, m.HAProxyUp, m.RouteConflicts)
 	}
 	return m
 }
