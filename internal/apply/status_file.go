@@ -66,6 +66,10 @@ func (w *weightFile) setExited(exited bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.exited = exited
+	if !exited {
+		// Started: "0" once a converge has seen it run what was applied.
+		w.health = "haproxy started; not converged yet"
+	}
 	w.update()
 }
 
