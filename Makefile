@@ -51,6 +51,7 @@ test: deps build
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 	HAPROXY_BINS=$(HAPROXY30) $(GO) test -count=1 -race -short -timeout 15m ./cmd/harender/
 	$(MAKE) fuzz
+	GO=$(GO) scripts/deb-test.sh
 
 test-unit:
 	$(GO) test -short -count=1 ./...
@@ -60,6 +61,13 @@ demo: deps build
 
 demo-failover: deps build
 	DEMO_EXIT=1 scripts/demo.sh
+
+# The .deb: bin/harender_<version>_amd64.deb from packaging/nfpm.yaml, with
+# nfpm built once into bin/ from the Go module proxy (tools/nfpm). make test
+# installs, checks and removes it (scripts/deb-test.sh, needs root).
+.PHONY: deb
+deb:
+	GO=$(GO) scripts/deb-build.sh
 
 # The fault table of issue 7: every row an end-to-end test under wrk load.
 faults: deps build
