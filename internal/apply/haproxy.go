@@ -18,6 +18,8 @@ type HAProxy interface {
 	ServersState(ctx context.Context) (*haproxy.ServersState, error)
 	Version(ctx context.Context) (major, minor int, err error)
 	Do(ctx context.Context, s haproxy.Step) error
+	// ServerConns reports backend's servers' connections in use and idle.
+	ServerConns(ctx context.Context, backend string) (map[string]haproxy.ServerConns, error)
 	// Start starts HAProxy in master-worker mode and returns once its
 	// master answers.
 	Start(ctx context.Context) (Process, error)
@@ -85,6 +87,10 @@ func (h *realHAProxy) ServersState(ctx context.Context) (*haproxy.ServersState, 
 func (h *realHAProxy) Version(ctx context.Context) (int, int, error) { return h.rt.Version(ctx) }
 
 func (h *realHAProxy) Do(ctx context.Context, s haproxy.Step) error { return h.rt.Do(ctx, s) }
+
+func (h *realHAProxy) ServerConns(ctx context.Context, backend string) (map[string]haproxy.ServerConns, error) {
+	return h.rt.ServerConns(ctx, backend)
+}
 
 func (h *realHAProxy) Start(ctx context.Context) (Process, error) {
 	p, err := haproxy.StartProcess(ctx, haproxy.ProcessOptions{

@@ -86,6 +86,7 @@ type fakeHAProxy struct {
 	refuse  bool            // reloads fail, as a bind error would
 	busy    map[string]bool // backend/server that del server refuses
 	servers []haproxy.ServerState
+	conns   map[string]haproxy.ServerConns // backend/server: what show servers conn reports
 	calls   []string
 	proc    *fakeProcess
 }
@@ -202,6 +203,17 @@ func (f *fakeHAProxy) find(name string) *haproxy.ServerState {
 		}
 	}
 	return nil
+}
+
+func (f *fakeHAProxy) ServerConns(_ context.Context, backend string) (map[string]haproxy.ServerConns, error) {
+	f.call("conns %s", backend)
+	out := map[string]haproxy.ServerConns{}
+	for _, s := range f.servers {
+		if s.Backend == backend {
+			out[s.Server] = f.conns[s.Backend+"/"+s.Server]
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeHAProxy) Do(_ context.Context, s haproxy.Step) error {

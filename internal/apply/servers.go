@@ -42,8 +42,16 @@ func (e *Engine) convergeServers(ctx context.Context, g *generation, drift, part
 	if len(steps) == 0 {
 		return nil
 	}
-	if r := e.movesNeedReload(ctx, steps); r != "" && !partial {
-		return needsReload(r)
+	for name := range e.moving {
+		if !slices.ContainsFunc(steps, func(s haproxy.Step) bool { return s.Kind == haproxy.StepSetAddr && s.Name() == name }) {
+			delete(e.moving, name) // moved back, or gone: nothing to drain for
+		}
+	}
+	if r := e.movesNeedReload(ctx, steps); r != "" {
+		steps, r = e.drainMoves(ctx, steps, obs, r)
+		if r != "" && !partial {
+			return needsReload(r)
+		}
 	}
 	return e.runSteps(ctx, g, steps, drift, partial)
 }
@@ -120,33 +128,40 @@ func (e *Engine) retrying(s haproxy.Step) bool {
 	return s.Kind == haproxy.StepDelete && e.busy[s.Name()]
 }
 
-// movesNeedReload says why moved servers need a reload on this HAProxy:
-// before 3.0 it keeps reusing idle connections to a moved server's old
-// address (seen on 2.6: 2 changes in 120 never reached clients).
+// movesNeedReload says why moved servers cannot go through the runtime
+// API at once: the release is unknown, or it keeps reusing idle
+// connections to a moved server's old address (2.x; seen on 2.6: 2
+// changes in 120 never reached clients), so each move drains first
+// (moves.go).
 func (e *Engine) movesNeedReload(ctx context.Context, steps []haproxy.Step) string {
-	moves := false
-	for _, s := range steps {
-		moves = moves || s.Kind == haproxy.StepSetAddr
-	}
-	if !moves {
+	if !slices.ContainsFunc(steps, func(s haproxy.Step) bool { return s.Kind == haproxy.StepSetAddr }) {
 		return ""
 	}
-	key := 0
-	if e.loaded != nil {
-		key = e.loaded.masterPID
-	}
-	major, ok := e.versions[key]
-	if !ok {
-		m, _, err := e.hap.Version(ctx)
-		if err != nil {
-			return "haproxy version unknown: " + err.Error()
-		}
-		major, e.versions[key] = m, m
+	major, err := e.major(ctx)
+	if err != nil {
+		return "haproxy version unknown: " + err.Error()
 	}
 	if major < 3 {
 		return fmt.Sprintf("a server address change on HAProxy %d.x", major)
 	}
 	return ""
+}
+
+// major is the running HAProxy's major version, asked once per master.
+func (e *Engine) major(ctx context.Context) (int, error) {
+	key := 0
+	if e.loaded != nil {
+		key = e.loaded.masterPID
+	}
+	if m, ok := e.versions[key]; ok {
+		return m, nil
+	}
+	m, _, err := e.hap.Version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	e.versions[key] = m
+	return m, nil
 }
 
 // describe lists steps for a log line, the first few in full.
