@@ -278,7 +278,7 @@ func TestNoMasterSocketStillFollowsMembership(t *testing.T) {
 	}
 }
 
-func TestMoveOnOldHAProxyReloads(t *testing.T) {
+func TestMoveOfOnlyServerOnOldHAProxyReloads(t *testing.T) {
 	r := newRig(t, nil)
 	r.hap.major = 2
 	r.startRunning(gatewayConfig("", "a:8001"))
