@@ -148,6 +148,24 @@ func (n *node) startKeepalived() {
 		"--pid", filepath.Join(n.dir, "keepalived.pid"), "--vrrp_pid", filepath.Join(n.dir, "vrrp.pid"))
 }
 
+// acceptVIP has the node take packets sent to the VIP at all times, not
+// only while keepalived has put the VIP on eth0: a local route on lo. So
+// in a planned hand-over the packets still sent to the old node (until the
+// new one's gratuitous ARP reaches the client) are served there, by the
+// HAProxy that keeps running for vrrp_handover_delay. arp_ignore=1: only
+// the node with the VIP on eth0 answers ARP for it.
+func (n *node) acceptVIP(vip string) {
+	n.t.Helper()
+	for _, args := range [][]string{
+		{"ip", "route", "add", "local", vip + "/32", "dev", "lo"},
+		{"sysctl", "-qw", "net.ipv4.conf.eth0.arp_ignore=1", "net.ipv4.conf.eth0.arp_announce=2"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", n.ns}, args...)...).CombinedOutput(); err != nil {
+			n.t.Fatalf("%s: %s: %v: %s", n.name, strings.Join(args, " "), err, out)
+		}
+	}
+}
+
 // haproxyPIDs is HAProxy's master pid and its workers'.
 func (n *node) haproxyPIDs() (master int, workers []int) {
 	b, err := os.ReadFile(filepath.Join(n.dir, "haproxy.pid"))
