@@ -30,6 +30,9 @@ type pair struct {
 }
 
 func setUp(t *testing.T) *pair {
+	if testing.Short() {
+		t.Skip("the HA pair runs for a minute; not under -short")
+	}
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("network namespaces need root; CI=true, so this is a failure")
