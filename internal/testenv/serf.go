@@ -119,6 +119,27 @@ func (a *SerfAgent) Leave(t testing.TB) {
 	a.signal(t, syscall.SIGINT, 15*time.Second)
 }
 
+// Stop stops the agent with SIGTERM, as a supervisor's restart would: it
+// exits without leaving; the others see it fail.
+func (a *SerfAgent) Stop(t testing.TB) {
+	t.Helper()
+	a.signal(t, syscall.SIGTERM, 15*time.Second)
+}
+
+// Join has the running agent join the agents at addrs, as -retry-join
+// does once they answer.
+func (a *SerfAgent) Join(t testing.TB, addrs ...string) {
+	t.Helper()
+	c, err := a.Client()
+	if err != nil {
+		t.Fatalf("serf agent %s: %v", a.Name, err)
+	}
+	defer c.Close()
+	if _, err := c.Join(addrs, false); err != nil {
+		t.Fatalf("serf agent %s: join %v: %v", a.Name, addrs, err)
+	}
+}
+
 // Kill stops the agent with SIGKILL, as kill -9 would: no leave; the others
 // see it fail.
 func (a *SerfAgent) Kill(t testing.TB) {
