@@ -16,6 +16,7 @@ import (
 type consulFuncs struct {
 	r             Recaller
 	used, missing *depSet
+	queries       *queryCache // the template's parsed `service` queries; nil: none kept
 }
 
 func (c consulFuncs) funcMap() template.FuncMap {
@@ -193,19 +194,23 @@ func (c consulFuncs) nodes(s ...string) ([]*watch.Node, error) {
 }
 
 func (c consulFuncs) service(s ...string) ([]*watch.HealthService, error) {
-	return c.health(watch.NewHealthServiceQuery, s)
+	return c.health(false, watch.NewHealthServiceQuery, s)
 }
 
 func (c consulFuncs) connect(s ...string) ([]*watch.HealthService, error) {
-	return c.health(watch.NewHealthConnectQuery, s)
+	return c.health(true, watch.NewHealthConnectQuery, s)
 }
 
-func (c consulFuncs) health(parse func(string) (*watch.HealthServiceQuery, error), s []string) ([]*watch.HealthService, error) {
+func (c consulFuncs) health(connect bool, parse func(string) (*watch.HealthServiceQuery, error), s []string) ([]*watch.HealthService, error) {
 	result := []*watch.HealthService{}
 	if len(s) == 0 || s[0] == "" {
 		return result, nil
 	}
-	d, err := parse(strings.Join(s, "|"))
+	arg := s[0]
+	if len(s) > 1 {
+		arg = strings.Join(s, "|")
+	}
+	d, err := c.queries.health(connect, arg, parse)
 	if err != nil {
 		return nil, err
 	}

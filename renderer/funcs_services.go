@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/harender/harender/watch"
 )
 
 // byKey, byTag, byPort, byMeta and explode work on the slices the Consul
@@ -80,6 +82,18 @@ func isIntType(t reflect.Type) bool {
 func fnByTag(in any) (map[string][]any, error) {
 	m := make(map[string][]any)
 	if in == nil {
+		return m, nil
+	}
+	if list, ok := in.([]*watch.HealthService); ok {
+		// What `service` returns, without reflection: the same map.
+		for _, svc := range list {
+			if svc == nil {
+				continue
+			}
+			for _, t := range svc.Tags {
+				m[t] = append(m[t], svc)
+			}
+		}
 		return m, nil
 	}
 	s, index, ok := recordSlice(in, isStringSliceType, "ServiceTags", "Tags")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"sync/atomic"
 	"text/template"
 
 	"github.com/harender/harender/watch"
@@ -51,6 +52,10 @@ type Template struct {
 	text string
 	tmpl *template.Template
 	opts Options
+	// queries and lastSize are shared by the copies WithNoExec and
+	// WithNoWrite make.
+	queries  *queryCache
+	lastSize *atomic.Int64 // bytes of the latest output: the next buffer starts that big
 }
 
 // Result is the outcome of one execution.
@@ -68,7 +73,7 @@ func Parse(name, text string, o Options) (*Template, error) {
 	if o.LookupEnv == nil {
 		o.LookupEnv = os.LookupEnv
 	}
-	t := &Template{name: name, text: text, opts: o}
+	t := &Template{name: name, text: text, opts: o, queries: &queryCache{}, lastSize: &atomic.Int64{}}
 	tmpl := template.New(name).Delims(o.LeftDelim, o.RightDelim)
 	tmpl.Funcs(denyFuncs(helperFuncs(o.LookupEnv), o.FunctionDenylist))
 	tmpl.Funcs(denyFuncs(paramFuncs(o.Params), o.FunctionDenylist))
@@ -124,7 +129,9 @@ func (t *Template) Execute(r Recaller) (*Result, error) {
 	}
 	tmpl.Funcs(t.boundFuncs(tmpl, r, used, missing))
 	var b bytes.Buffer
+	b.Grow(int(t.lastSize.Load()))
 	err = tmpl.Execute(&b, nil)
+	t.lastSize.Store(int64(b.Len()))
 	res := &Result{Output: b.Bytes(), Used: used.list, Missing: missing.list}
 	if err != nil {
 		// Used and Missing stay valid: a template may fail only because
@@ -139,7 +146,7 @@ func (t *Template) Execute(r Recaller) (*Result, error) {
 // its scratch and the template itself. The stateless helpers are added once
 // at parse time.
 func (t *Template) boundFuncs(tmpl *template.Template, r Recaller, used, missing *depSet) template.FuncMap {
-	c := consulFuncs{r: r, used: used, missing: missing}
+	c := consulFuncs{r: r, used: used, missing: missing, queries: t.queries}
 	m := c.funcMap()
 	maps.Copy(m, serfFuncs{c}.funcMap())
 	var s *Scratch

@@ -1,0 +1,3 @@
+module github.com/harender/harender/tools/benchscale
+
+go 1.26
