@@ -28,7 +28,9 @@ func report(o *options, rs []result, started time.Time) string {
 - **up**: from the event (the Consul write, the Serf agent started, the restart of a killed instance, the health check made to pass) to the first probe request that the instance answered and that was sent after the event.
 - **down**: from the event (the Consul deregistration, the Serf agent's SIGINT, the health check made to fail, the kill -9) to the last probe request the instance answered; for kill also the last probe request that failed; 0 when there was none.
 - "(k of n never)": events whose instance was not seen (up) before its next event or the end of the run.
+- **controller CPU**: CPU time over the run of the program that keeps the proxy in step (harender, consul-template, the load balancer's Serf agent), with the children it waited for (haproxy -c, reload scripts, event handlers); — for Fabio, which is the proxy as well.
 - **throughput**: wrk's requests divided by its duration, while the events ran.
+- **load**: the 1-minute load average at the end of the run; the machine is shared, and a high load makes every figure slower.
 `)
 	b.WriteString(settings(o))
 	return b.String()
@@ -47,7 +49,7 @@ func settings(o *options) string {
 	if o.kvEvery > 0 {
 		fmt.Fprintf(&b, " After every %d-th event, half an interval later, the KV key bench/rev is written: the template echoes it in an X-Bench-Rev response header, a change that needs a reload.", o.kvEvery)
 	}
-	fmt.Fprintf(&b, "\n- kill: `kill -9` of gw-3 (on Serf, of its Serf agent too, as a crashed host), restarted on the same port %s later.\n", o.killFor)
+	fmt.Fprintf(&b, "\n- kill: `kill -9` of gw-3 (on Serf, of its Serf agent too, as a crashed host), restarted on the same port %s later; the load runs 5 s longer than for the others, so that the restart is seen.\n", o.killFor)
 	fmt.Fprintf(&b, "- flap: gw-3's /health fails, then passes, every 2 s; %d changes.\n", o.flaps)
 	b.WriteString("- Consul: `consul agent -dev`; each instance registered by the harness as service \"gateway\" with tag `urlprefix-/` (Fabio's route) and an HTTP check of /health every 500ms, timeout 1s.\n")
 	b.WriteString("- Serf: `serf agent` with its default (LAN) timing; the load balancer's agent is node \"lb\"; each instance's agent has tags role=gateway and port=N and joins lb.\n")
@@ -118,7 +120,7 @@ func plot(o *options, rs []result) error {
 	var g strings.Builder
 	fmt.Fprintf(&g, "set terminal pngcairo size %d,900 font ',9'\nset output %q\n", 520*len(scs), o.plot)
 	fmt.Fprintf(&g, "set multiplot layout 2,%d title %q\n", len(scs), o.title+": event to served (log scale) and failed requests")
-	g.WriteString("set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n")
+	g.WriteString("set termoption noenhanced\nset style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n")
 	g.WriteString("set xtics rotate by -35 scale 0\nset key top left\nset grid ytics\n")
 	for i, sc := range scs {
 		fmt.Fprintf(&g, "set title %q\nset logscale y\nset yrange [0.1:*]\nset ylabel 'ms'\n", sc)
@@ -137,11 +139,11 @@ func plot(o *options, rs []result) error {
 	return nil
 }
 
-// floor is a latency in ms for the log-scale plot: 0.1 at least, and "-"
+// floor is a latency in ms for the log-scale plot: 0.1 at least, and NaN
 // (no bar) when there were no such events.
 func floor(d time.Duration, n int) string {
 	if n == 0 {
-		return "-"
+		return "NaN"
 	}
 	return fmt.Sprintf("%.2f", max(0.1, float64(d)/float64(time.Millisecond)))
 }

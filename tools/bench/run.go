@@ -78,6 +78,7 @@ func measure(e *env, sp stackSpec, sc scenario, res *result) error {
 	werr := wrk.Wait()
 	probes := pr.finish()
 	end := time.Since(rec.start)
+	res.Load = strings.Fields(loadavg())[0]
 	if runErr != nil {
 		return runErr
 	}

@@ -57,9 +57,9 @@ var scenarios = map[string]scenario{
 			return nil
 		}},
 	// kill: kill -9 of gw-3 (with the Serf source, of its agent too), and
-	// the same instance started again killFor later.
+	// the same instance started again killFor later; 5 s more to see it back.
 	"kill": {name: "kill",
-		length: func(o *options) time.Duration { return o.killFor },
+		length: func(o *options) time.Duration { return o.killFor + 5*time.Second },
 		run: func(e *env, r *recorder) error {
 			in := e.insts[2]
 			r.record("down", in.id, true)

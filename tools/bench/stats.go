@@ -160,6 +160,7 @@ type result struct {
 	ProbeFailed     int
 	Up, Down, KV    dist
 	Throughput      float64 // wrk requests per second
+	Load            string  // the 1-minute load average at the end of the run
 	Err             string  // the run failed: why
 }
 
@@ -172,7 +173,7 @@ func table(rs []result, withKV bool) string {
 		head += " KV write → served, p50 / p99 / max ms |"
 		rule += "---|"
 	}
-	b.WriteString(head + " controller CPU, s | throughput, req/s |\n" + rule + "---:|---:|\n")
+	b.WriteString(head + " controller CPU, s | throughput, req/s | load |\n" + rule + "---:|---:|---:|\n")
 	for _, r := range rs {
 		if r.Err != "" {
 			fmt.Fprintf(&b, "| %s | %s | run failed: %s |\n", r.Stack, r.Scenario, strings.ReplaceAll(r.Err, "|", "/"))
@@ -187,7 +188,7 @@ func table(rs []result, withKV bool) string {
 		if r.CPU >= 0 {
 			cpu = fmt.Sprintf("%.2f", r.CPU.Seconds())
 		}
-		fmt.Fprintf(&b, " %s | %.0f |\n", cpu, r.Throughput)
+		fmt.Fprintf(&b, " %s | %.0f | %s |\n", cpu, r.Throughput, r.Load)
 	}
 	return b.String()
 }

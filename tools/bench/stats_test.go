@@ -98,12 +98,12 @@ func TestLatencyDownNoneServed(t *testing.T) {
 func TestTable(t *testing.T) {
 	rs := []result{
 		{Stack: "fabio", Scenario: "kill", Failed: 133, FailedDetail: " (non-2xx 133)", Reloads: -1, Runtime: -1, CPU: -1,
-			Up: dist{N: 1, P50: 1391 * msec, P99: 1391 * msec, Max: 1391 * msec}, Throughput: 1662.4},
+			Up: dist{N: 1, P50: 1391 * msec, P99: 1391 * msec, Max: 1391 * msec}, Throughput: 1662.4, Load: "3.10"},
 		{Stack: "serf@2.6", Scenario: "kill", Err: "consul leader: not after 30s"},
 	}
 	got := table(rs, false)
 	for _, want := range []string{
-		"| fabio | kill | 133 (non-2xx 133) | — | — | 1391 / 1391 / 1391 | — | — | 1662 |",
+		"| fabio | kill | 133 (non-2xx 133) | — | — | 1391 / 1391 / 1391 | — | — | 1662 | 3.10 |",
 		"| serf@2.6 | kill | run failed: consul leader: not after 30s |",
 	} {
 		if !strings.Contains(got, want) {
