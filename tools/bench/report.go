@@ -49,7 +49,7 @@ func settings(o *options) string {
 	if o.kvEvery > 0 {
 		fmt.Fprintf(&b, " After every %d-th event, half an interval later, the KV key bench/rev is written: the template echoes it in an X-Bench-Rev response header, a change that needs a reload.", o.kvEvery)
 	}
-	fmt.Fprintf(&b, "\n- kill: `kill -9` of gw-3 (on Serf, of its Serf agent too, as a crashed host), restarted on the same port %s later; the load runs 5 s longer than for the others, so that the restart is seen.\n", o.killFor)
+	fmt.Fprintf(&b, "\n- kill: `kill -9` of gw-3 (on Serf, of its Serf agent too, as a crashed host), restarted on the same port %s later; the load goes on 8 s after the restart, so that its return is seen.\n", o.killFor)
 	fmt.Fprintf(&b, "- flap: gw-3's /health fails, then passes, every 2 s; %d changes.\n", o.flaps)
 	b.WriteString("- Consul: `consul agent -dev`; each instance registered by the harness as service \"gateway\" with tag `urlprefix-/` (Fabio's route) and an HTTP check of /health every 500ms, timeout 1s.\n")
 	b.WriteString("- Serf: `serf agent` with its default (LAN) timing; the load balancer's agent is node \"lb\"; each instance's agent has tags role=gateway and port=N and joins lb.\n")
