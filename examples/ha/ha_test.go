@@ -74,8 +74,15 @@ func setUp(t *testing.T) *pair {
 	p.nodes[1].startKeepalived()
 	time.Sleep(time.Second)
 	p.probe = startProbe(t, p.client, p.vip+":8080")
-	if _, err := getIn(p.client, "http://"+p.vip+":8080/"); err != nil {
-		t.Fatalf("the VIP does not answer: %v", err)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := getIn(p.client, "http://"+p.vip+":8080/")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the VIP does not answer: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	return p
 }
@@ -130,9 +137,10 @@ type row struct {
 }
 
 const (
-	quiet   = time.Second     // before the fault: nothing may fail
-	settle  = 2 * time.Second // the window must close within this
-	observe = 4 * time.Second // after it: nothing may fail (no flapping)
+	probeTimeout = 500 * time.Millisecond // as in probeLoop
+	quiet        = time.Second            // before the fault: nothing may fail
+	settle       = 2 * time.Second        // the window must close within this
+	observe      = 4 * time.Second        // after it: nothing may fail (no flapping)
 )
 
 // measure runs fault under load and reads the probes around it.
@@ -158,13 +166,16 @@ func (p *pair) measure(name string, fault func()) row {
 	if werr != nil && r.WrkErr == nil {
 		r.WrkErr = werr
 	}
-	before := p.probe.between(t0.Add(-quiet), t0)
+	// A probe started up to its timeout before the fault may be cut by it:
+	// it belongs to the window.
+	before := p.probe.between(t0.Add(-quiet), t0.Add(-probeTimeout))
 	for _, s := range before {
 		if !s.ok {
 			r.Outside++
+			p.t.Logf("%s: failed %s before the fault: %s", name, t0.Sub(s.at).Round(time.Millisecond), s.err)
 		}
 	}
-	during := p.probe.between(t0, t0.Add(settle))
+	during := p.probe.between(t0.Add(-probeTimeout), t0.Add(settle))
 	last := -1
 	for i, s := range during {
 		if !s.ok {
@@ -185,6 +196,7 @@ func (p *pair) measure(name string, fault func()) row {
 	for _, s := range p.probe.between(t0.Add(settle), t0.Add(observe)) {
 		if !s.ok {
 			r.Outside++
+			p.t.Logf("%s: failed %s after the fault: %s", name, s.at.Sub(t0).Round(time.Millisecond), s.err)
 		}
 	}
 	r.Probes = len(before) + len(during)

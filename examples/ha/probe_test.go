@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 func helper(args []string) int {
 	switch args[0] {
 	case "probe":
-		probeLoop(args[1], 10*time.Millisecond, 500*time.Millisecond)
+		probeLoop(args[1], 10*time.Millisecond, probeTimeout)
 		return 0
 	case "get":
 		body, err := get(args[1], 2*time.Second)
@@ -119,7 +119,7 @@ func helperCmd(ctx context.Context, ns string, args ...string) *exec.Cmd {
 
 // getIn is GET url from inside ns.
 func getIn(ns, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := helperCmd(ctx, ns, "get", url).Output()
 	return string(out), err
