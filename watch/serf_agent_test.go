@@ -27,7 +27,7 @@ func serfNames(v any) string {
 // waitSerf waits until the snapshot holds the members want for d.
 func (h *harness) waitSerf(d Dependency, want string) {
 	h.t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		got, ok := h.w.Snapshot().Get(d)
 		if ok && serfNames(got) == want {
