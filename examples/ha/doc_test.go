@@ -79,8 +79,9 @@ A client namespace opens a new connection to the VIP every 10 ms (one GET
 each, 500 ms timeout) and records the start time of every failure; wrk
 (1 thread, 8 keep-alive connections) adds load. For each fault: the time
 from the fault to the first answer after the last failure, the failed
-probes, and the probes that failed outside the window (in the second
-before the fault, or 2 to 4 s after it: a flapping VIP would show there).
+probes (a probe still in flight when the fault hits counts in the window),
+and the probes that failed outside it (started 1 s to 0.5 s before the
+fault, or 2 to 4 s after it: a flapping VIP would show there).
 wrk's errors are its keep-alive connections cut when the VIP moves: a
 connection open on one node cannot continue on the other.
 

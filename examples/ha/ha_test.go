@@ -187,7 +187,7 @@ func (p *pair) measure(name string, fault func()) row {
 		r.Recovered = settle // did not answer again inside the window
 		for _, s := range during[last+1:] {
 			if s.ok {
-				r.Recovered = s.at.Sub(t0)
+				r.Recovered = max(0, s.at.Sub(t0))
 				break
 			}
 		}
