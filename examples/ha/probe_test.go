@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,11 @@ func TestMain(m *testing.M) {
 	if h := os.Getenv("HA_HELPER"); h != "" {
 		os.Exit(helper(strings.Fields(h)))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+	os.Exit(code)
 }
 
 func helper(args []string) int {
