@@ -92,3 +92,26 @@ func TestSerfMembersTagsForAgent(t *testing.T) {
 		t.Errorf("tags sent: %q", got)
 	}
 }
+
+// FuzzSerfFilter: any filter either fails to parse or parses to a query
+// whose canonical form parses to itself, and whose regexps never panic.
+func FuzzSerfFilter(f *testing.F) {
+	for _, s := range []string{"", "role=gateway", " role = a|b ,dc=eu-.*", "role=[a", "a=b,a=c", "x=)(", "p=(?:a),q=", ",", "="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, filter string) {
+		d, err := NewSerfMembersQuery(filter)
+		if err != nil {
+			return
+		}
+		canon := strings.TrimSuffix(strings.TrimPrefix(d.String(), "serf.members("), ")")
+		again, err := NewSerfMembersQuery(canon)
+		if err != nil {
+			t.Fatalf("%q parses, its canonical form %q does not: %v", filter, canon, err)
+		}
+		if again.String() != d.String() {
+			t.Fatalf("%q: canonical %q, parsed again %q", filter, d.String(), again.String())
+		}
+		d.keep([]serf.Member{{Name: "m", Status: "alive", Tags: map[string]string{"role": filter}}})
+	})
+}
