@@ -18,6 +18,7 @@ func newEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Engine {
 func newSidecarEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Engine {
 	o := engineOptions(cfg, m, log)
 	o.VRRPWeightFile, o.VRRPHandoverDelay = cfg.HAProxy.VRRPWeightFile, cfg.HAProxy.VRRPHandoverDelay
+	o.CheckAsync = true // the loop goes on to the next change while haproxy -c runs
 	return apply.New(o)
 }
 

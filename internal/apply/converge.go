@@ -13,8 +13,17 @@ import (
 // alone reaches HAProxy first, and is undone if haproxy -c then refuses
 // the candidate (early.go).
 func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string, error) {
+	if e.pending != nil {
+		if g := newGeneration(e.o.Config, outs); g != nil && g.hash == e.pending.hash {
+			return nil, nil // the same candidate, already being checked
+		}
+		e.dropCheck() // a newer candidate supersedes it
+	}
 	early := e.serversFirst(ctx, outs)
 	defer func() { e.triedEarly = nil }()
+	if early && e.o.CheckAsync && e.startCheck(ctx, outs) {
+		return nil, nil // committed when its check passes (check_async.go)
+	}
 	changed, err := e.Commit(ctx, outs)
 	if err != nil {
 		if early {
@@ -36,6 +45,18 @@ func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string
 // generation or the rest is scheduled (a deferred reload, a busy server);
 // an error says what failed, and a retry is scheduled.
 func (e *Engine) Converge(ctx context.Context, why string) error {
+	checkErr, running := e.settleCheck(ctx)
+	if running {
+		return nil // HAProxy runs the candidate's servers; its check's end wakes us
+	}
+	err := e.converge(ctx, why)
+	if checkErr != nil {
+		return checkErr
+	}
+	return err
+}
+
+func (e *Engine) converge(ctx context.Context, why string) error {
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer, e.wakeAt = nil, time.Time{}

@@ -2,8 +2,10 @@ package apply
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/harender/harender/haproxy"
 )
@@ -71,5 +73,58 @@ func TestRefusedCandidateTakesEarlyServersBack(t *testing.T) {
 	}
 	if ok, _ := r.e.Health(); ok {
 		t.Error("healthy after a refused candidate")
+	}
+}
+
+// waitWake waits for the engine to ask for a Converge.
+func (r *rig) waitWake() {
+	r.t.Helper()
+	select {
+	case <-r.e.Wake():
+	case <-time.After(5 * time.Second):
+		r.t.Fatal("no wake-up")
+	}
+}
+
+func TestAsyncCheckCommitsAfterHAProxyServes(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.CheckAsync = true })
+	r.startRunning(gatewayConfig("", "a:8001"))
+	if err := r.apply(gatewayConfig("", "a:8001")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.apply(gatewayConfig("", "a:8001", "b:8002")); err != nil {
+		t.Fatal(err)
+	}
+	if r.hap.find("be/b") == nil {
+		t.Fatal("b not in haproxy when apply returned")
+	}
+	r.waitWake()
+	if err := r.e.Converge(t.Context(), "wake"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(r.cfg); !strings.Contains(string(b), "server b ") {
+		t.Errorf("the checked candidate was not committed:\n%s", b)
+	}
+	if n := r.hap.count("check"); n != 1 {
+		t.Errorf("checks = %d, want 1 (the commit reuses the background check)", n)
+	}
+	if ok, why := r.e.Health(); !ok {
+		t.Errorf("health: %s", why)
+	}
+	// A refused candidate: its server leaves HAProxy again; the file stays.
+	if err := r.apply(gatewayConfig("", "a:8001", "b:8002", "bogus:8003")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitWake()
+	err := r.e.Converge(t.Context(), "wake")
+	var ce *haproxy.CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("converge = %v, want the refusal", err)
+	}
+	if r.hap.find("be/bogus") != nil || r.hap.find("be/b") == nil {
+		t.Errorf("servers = %+v, want a and b only", r.hap.servers)
+	}
+	if b, _ := os.ReadFile(r.cfg); strings.Contains(string(b), "bogus") {
+		t.Error("a refused candidate reached the file")
 	}
 }

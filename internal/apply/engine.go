@@ -30,6 +30,10 @@ type Options struct {
 	ReconcileInterval time.Duration
 	// Start has the engine start HAProxy, and start it again when it dies.
 	Start bool
+	// CheckAsync runs haproxy -c off the caller's goroutine for a change
+	// of servers already sent to the runtime API (check_async.go). Apply
+	// then returns before the file is written: for harender run only.
+	CheckAsync bool
 	// VRRPWeightFile, if set, is kept at "0" while HAProxy runs what was
 	// applied and "-254" while not, for keepalived's track_file
 	// (status_file.go). At Close it is set to "-254" and the engine waits
@@ -73,6 +77,8 @@ type Engine struct {
 	busy        map[string]bool      // removed servers still busy, deleted on a retry
 	triedEarly  map[string]bool      // servers found busy by serversFirst, during one Apply
 	moving      map[string]time.Time // servers draining before a move on 2.x (moves.go)
+	pending     *pendingCheck        // a candidate in HAProxy, its check running (check_async.go)
+	prechecked  string               // the generation whose check passed off the loop
 
 	wake   chan struct{}
 	timer  Timer
@@ -146,6 +152,7 @@ func (e *Engine) setHealth(reason string) {
 // Close waits for running commands (ctx bounds the wait) and stops the
 // HAProxy that the engine started.
 func (e *Engine) Close(ctx context.Context) {
+	e.dropCheck()
 	if e.timer != nil {
 		e.timer.Stop()
 	}

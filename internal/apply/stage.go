@@ -101,7 +101,8 @@ func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
 		}
 	}
 	if main != nil || len(companions) > 0 {
-		if err := e.checkTogether(ctx, main, companions); err != nil {
+		checked := g != nil && e.prechecked == g.hash && len(companions) == 0
+		if err := e.checkTogether(ctx, main, companions, checked); err != nil {
 			for _, st := range all {
 				if st != main {
 					st.s.Discard()
@@ -135,7 +136,8 @@ func (e *Engine) commit(ctx context.Context, outs []Output) ([]string, error) {
 // checkTogether commits the companions, checks HAProxy's candidate (or
 // the config on disk, when only companions changed) and commits it. On
 // rejection every destination is as it was.
-func (e *Engine) checkTogether(ctx context.Context, main *staged, companions []*staged) error {
+// checked says haproxy -c already passed these exact bytes (check_async.go).
+func (e *Engine) checkTogether(ctx context.Context, main *staged, companions []*staged, checked bool) error {
 	var done []*staged
 	undo := func() {
 		for _, st := range done {
@@ -155,7 +157,7 @@ func (e *Engine) checkTogether(ctx context.Context, main *staged, companions []*
 	if main != nil {
 		path = main.s.Path
 	}
-	if e.hap != nil {
+	if e.hap != nil && !checked {
 		if err := e.hap.Check(ctx, path); err != nil {
 			undo()
 			if main != nil {

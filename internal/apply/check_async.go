@@ -1,0 +1,103 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/harender/harender/haproxy"
+	"github.com/harender/harender/renderer"
+)
+
+// With Options.CheckAsync, a candidate whose servers serversFirst already
+// sent to HAProxy is checked by haproxy -c in the background: the loop is
+// free for the next Consul change meanwhile. The candidate is committed
+// when the check passes; a refused one is taken back out of HAProxy. Until
+// then Converge leaves HAProxy's servers alone.
+
+// pendingCheck is a candidate in HAProxy's runtime, not yet checked.
+type pendingCheck struct {
+	outs   []Output
+	hash   string
+	staged *renderer.Staged
+	cancel context.CancelFunc
+	done   chan error // the check's result, once
+}
+
+// startCheck stages HAProxy's candidate and checks it off the loop. It
+// reports false, and does nothing, when outs change more than HAProxy's
+// config: then Commit checks and writes them all together as usual.
+func (e *Engine) startCheck(ctx context.Context, outs []Output) bool {
+	g := newGeneration(e.o.Config, outs)
+	if g == nil || len(g.files) > 0 {
+		return false
+	}
+	var main *Output
+	for i := range outs {
+		o := &outs[i]
+		if o.Dest == e.o.Config {
+			main = o
+			continue
+		}
+		if old, err := os.ReadFile(o.Dest); err != nil || !bytes.Equal(old, o.Data) {
+			return false
+		}
+	}
+	st, err := renderer.Stage(main.Dest, main.Data, main.Write)
+	if err != nil {
+		return false
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	p := &pendingCheck{outs: outs, hash: g.hash, staged: st, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		p.done <- e.hap.Check(cctx, st.Path)
+		e.poke()
+	}()
+	e.pending = p
+	return true
+}
+
+// dropCheck abandons a pending check: a newer candidate supersedes it.
+func (e *Engine) dropCheck() {
+	if p := e.pending; p != nil {
+		p.cancel()
+		<-p.done
+		p.staged.Discard()
+		e.pending = nil
+	}
+}
+
+// settleCheck ends a finished background check: a passed candidate is
+// committed, a refused one is returned as the error (the Converge that
+// follows takes its servers back out of HAProxy). running reports a check
+// still under way.
+func (e *Engine) settleCheck(ctx context.Context) (err error, running bool) {
+	p := e.pending
+	if p == nil {
+		return nil, false
+	}
+	select {
+	case err = <-p.done:
+	default:
+		return nil, true
+	}
+	e.pending = nil
+	p.cancel()
+	if err == nil {
+		e.prechecked = p.hash
+		_, err = e.Commit(ctx, p.outs)
+		e.prechecked = ""
+		return err, false
+	}
+	var ce *haproxy.CheckError
+	if errors.As(err, &ce) {
+		e.m.CheckFailures.Inc()
+		e.setRejection("haproxy -c rejected the candidate for " + e.o.Config)
+		err = fmt.Errorf("%s left as it was; the rejected candidate is kept at %s: %w", e.o.Config, p.staged.Path, err)
+	}
+	e.log.Error("the servers already sent to haproxy's runtime API are taken back: the candidate was refused",
+		"candidate", p.staged.Path, "error", err)
+	return err, false
+}
