@@ -118,17 +118,26 @@ func plot(o *options, rs []result) error {
 		return err
 	}
 	var g strings.Builder
-	fmt.Fprintf(&g, "set terminal pngcairo size %d,900 font ',9'\nset output %q\n", 520*len(scs), o.plot)
-	fmt.Fprintf(&g, "set multiplot layout 2,%d title %q\n", len(scs), o.title+": event to served (log scale) and failed requests")
+	cols := len(scs)
+	if cols == 1 { // one scenario: its distributions beside the bars
+		cols = 2
+	}
+	fmt.Fprintf(&g, "set terminal pngcairo size %d,900 font ',9'\nset output %q\n", 560*cols, o.plot)
+	fmt.Fprintf(&g, "set multiplot layout 2,%d title %q\n", cols, o.title+": event to served (log scale) and failed requests")
 	g.WriteString("set termoption noenhanced\nset style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n")
 	g.WriteString("set xtics rotate by -35 scale 0\nset key top left\nset grid ytics\n")
 	for i, sc := range scs {
-		fmt.Fprintf(&g, "set title %q\nset logscale y\nset yrange [0.1:*]\nset ylabel 'ms'\n", sc)
+		fmt.Fprintf(&g, "set title %q\nset logscale y\nset yrange [0.1:100000]\nset key horizontal top left\nset ylabel 'ms'\n", sc)
 		fmt.Fprintf(&g, "plot %q index %d using 2:xtic(1) title 'up p50', '' index %d using 3 title 'up p99', '' index %d using 4 title 'down p50', '' index %d using 5 title 'down p99'\n", dat, i, i, i, i)
 	}
 	for i, sc := range scs {
-		fmt.Fprintf(&g, "set title %q\nunset logscale y\nset yrange [0:*]\nset ylabel 'failed requests'\n", sc)
+		fmt.Fprintf(&g, "set title %q\nunset logscale y\nset yrange [0:*]\nset key vertical top left\nset ylabel 'failed requests'\n", sc)
 		fmt.Fprintf(&g, "plot %q index %d using 6:xtic(1) title 'failed requests' lc rgb '#c03030'\n", dat, i)
+	}
+	if len(scs) == 1 {
+		if err := plotCDF(&g, rs, strings.TrimSuffix(dat, ".dat")+".cdf.dat"); err != nil {
+			return err
+		}
 	}
 	g.WriteString("unset multiplot\n")
 	cmd := exec.Command(o.gnuplot)
@@ -146,4 +155,43 @@ func floor(d time.Duration, n int) string {
 		return "NaN"
 	}
 	return fmt.Sprintf("%.2f", max(0.1, float64(d)/float64(time.Millisecond)))
+}
+
+// plotCDF adds two panels, the distributions of up and of down latencies
+// per stack (the fraction of events served within x ms), with their data.
+func plotCDF(g *strings.Builder, rs []result, path string) error {
+	var d bytes.Buffer
+	var titles []string
+	for _, r := range rs {
+		if r.Err != "" {
+			continue
+		}
+		for _, ds := range []dist{r.Up, r.Down} {
+			fmt.Fprintf(&d, "# %s\n", r.Stack)
+			total := ds.N + ds.Missed
+			for i, v := range ds.sorted {
+				fmt.Fprintf(&d, "%.2f %.4f\n", max(0.1, float64(v)/float64(time.Millisecond)), float64(i+1)/float64(total))
+			}
+			if ds.N == 0 {
+				d.WriteString("NaN NaN\n")
+			}
+			d.WriteString("\n\n")
+		}
+		titles = append(titles, r.Stack)
+	}
+	if err := os.WriteFile(path, d.Bytes(), 0o644); err != nil {
+		return err
+	}
+	g.WriteString("set style data steps\nset key bottom right\nunset xtics\nset xtics auto rotate by 0\nset logscale x\nset xrange [0.1:*]\nunset logscale y\nset yrange [0:1]\nset ylabel 'fraction of events served'\nset xlabel 'ms after the event'\n")
+	for k, kind := range []string{"up: event to first served", "down: event to last served"} {
+		fmt.Fprintf(g, "set title %q\nplot ", kind)
+		for i, t := range titles {
+			if i > 0 {
+				g.WriteString(", ")
+			}
+			fmt.Fprintf(g, "%q index %d using 1:2 title %q", path, 2*i+k, t)
+		}
+		g.WriteString("\n")
+	}
+	return nil
 }
