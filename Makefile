@@ -1,15 +1,18 @@
 # harender: make demo runs the whole thing on loopback; make test tests it.
 # Both install what is missing first (make deps): HAProxy 2.6, Serf and wrk
-# from Debian, HAProxy 3.0 built from Debian's source package, and a Consul
-# agent built from the Go module proxy. Installing needs root (apt-get).
+# from Debian, HAProxy 3.0 built from Debian's source package, HAProxy 3.4
+# built from upstream source, and a Consul agent built from the Go module
+# proxy. Installing needs root (apt-get).
 
 BIN       := $(CURDIR)/bin
 GO        ?= go
 HAPROXY26 ?= /usr/sbin/haproxy
 HAPROXY30 ?= $(BIN)/haproxy-3.0
+HAPROXY34 ?= $(BIN)/haproxy-3.4
 CONSUL    ?= $(BIN)/consul
 export CONSUL_BIN  := $(CONSUL)
-export HAPROXY_BINS := $(HAPROXY26):$(HAPROXY30)
+# Oldest to newest: the fault tests of make test run on the last one.
+export HAPROXY_BINS := $(HAPROXY26):$(HAPROXY30):$(HAPROXY34)
 export HAPROXY_BIN := $(HAPROXY26)
 
 # Packages that run goroutines get the race detector. The sidecar's
@@ -26,7 +29,7 @@ build:
 	$(GO) build -o $(BIN)/harender ./cmd/harender
 	$(GO) build -o $(BIN)/gateway ./examples/gateway
 
-deps: deps-apt $(HAPROXY30) $(CONSUL) consul-template fabio
+deps: deps-apt $(HAPROXY30) $(HAPROXY34) $(CONSUL) consul-template fabio
 
 deps-apt:
 	@missing=""; \
@@ -40,6 +43,11 @@ deps-apt:
 
 $(HAPROXY30):
 	scripts/install-haproxy-3.0.sh $(BIN)
+
+# 3.4.0 from ../shared/haproxy's tarball where it exists, else from
+# haproxy.org; checked against its sha256 either way.
+$(HAPROXY34):
+	scripts/install-haproxy-3.4.sh $(BIN)
 
 $(CONSUL): tools/consul/go.mod
 	tools/consul/install.sh $(BIN)

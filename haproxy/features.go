@@ -45,21 +45,25 @@ const (
 	// backend`, `unpublish backend`, `wait be-removable`, `del backend`.
 	// 3.4.0 still asks for `experimental-mode on` before add and del.
 	FeatureRuntimeBackends Feature = "add-backend"
+	// FeatureUniqueProxyNames: a frontend and a backend may not share a
+	// name ("no longer supported as of 3.3").
+	FeatureUniqueProxyNames Feature = "unique-proxy-names"
 )
 
 // featureSince is the feature table: the first release that has each.
 func featureSince() map[Feature]Version {
 	return map[Feature]Version{
-		FeatureGUID:            {Major: 3, Minor: 0},
-		FeatureShmStats:        {Major: 3, Minor: 4},
-		FeatureAddrPurgesIdle:  {Major: 3, Minor: 0},
-		FeatureRuntimeBackends: {Major: 3, Minor: 4},
+		FeatureGUID:             {Major: 3, Minor: 0},
+		FeatureShmStats:         {Major: 3, Minor: 4},
+		FeatureAddrPurgesIdle:   {Major: 3, Minor: 0},
+		FeatureRuntimeBackends:  {Major: 3, Minor: 4},
+		FeatureUniqueProxyNames: {Major: 3, Minor: 3},
 	}
 }
 
 // Features lists every feature harender knows of.
 func Features() []Feature {
-	return []Feature{FeatureGUID, FeatureShmStats, FeatureAddrPurgesIdle, FeatureRuntimeBackends}
+	return []Feature{FeatureGUID, FeatureShmStats, FeatureAddrPurgesIdle, FeatureRuntimeBackends, FeatureUniqueProxyNames}
 }
 
 // Has reports whether release v has feature f. An unknown version has none.

@@ -52,6 +52,7 @@ func TestFeatureTable(t *testing.T) {
 		{v30, FeatureShmStats, false}, {v34, FeatureShmStats, true}, {Version{4, 0, 0}, FeatureShmStats, true},
 		{v26, FeatureAddrPurgesIdle, false}, {v30, FeatureAddrPurgesIdle, true},
 		{v30, FeatureRuntimeBackends, false}, {v34, FeatureRuntimeBackends, true},
+		{v30, FeatureUniqueProxyNames, false}, {Version{3, 3, 0}, FeatureUniqueProxyNames, true}, {v34, FeatureUniqueProxyNames, true},
 		{Version{}, FeatureGUID, false}, {v34, Feature("no-such"), false},
 	} {
 		if got := c.v.Has(c.f); got != c.want {

@@ -22,6 +22,9 @@ type job struct {
 func parseTemplates(cfg Config) ([]*job, error) {
 	var jobs []*job
 	var errs []error
+	// An HAProxy that does not answer -v leaves the version unknown
+	// (haproxyVersion ""); haproxy -c of the candidate reports it.
+	hv, _ := haproxyInfo(context.Background(), cfg.HAProxy.Binary)
 	for _, tc := range cfg.Templates {
 		text, err := templateText(tc)
 		if err != nil {
@@ -39,6 +42,7 @@ func parseTemplates(cfg Config) ([]*job, error) {
 			LeftDelim: tc.LeftDelim, RightDelim: tc.RightDelim,
 			ErrMissingKey: tc.ErrMissingKey, Params: params,
 			FunctionDenylist: tc.FunctionDenylist, SandboxPath: tc.SandboxPath,
+			HAProxy: hv,
 		})
 		if err != nil {
 			errs = append(errs, err)

@@ -42,12 +42,13 @@ func RepoBin() string {
 }
 
 // HAProxyBins lists the HAProxy binaries to test against: $HAPROXY_BINS
-// (colon-separated), else Debian's 2.6 and the repo's 3.0.
+// (colon-separated), else Debian's 2.6 and the repo's 3.0 and 3.4, oldest
+// first.
 func HAProxyBins() []string {
 	if v := os.Getenv("HAPROXY_BINS"); v != "" {
 		return strings.Split(v, ":")
 	}
-	return []string{"/usr/sbin/haproxy", filepath.Join(RepoBin(), "haproxy-3.0")}
+	return []string{"/usr/sbin/haproxy", filepath.Join(RepoBin(), "haproxy-3.0"), filepath.Join(RepoBin(), "haproxy-3.4")}
 }
 
 // ForEachHAProxy runs f as a subtest per HAProxy binary, named after its
