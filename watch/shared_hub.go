@@ -37,8 +37,8 @@ import (
 
 const (
 	// SharedMaxConns bounds the connections of the shared queries: three
-	// triggers and sharedWorkers fetches, with one to spare.
-	SharedMaxConns = 8
+	// triggers and sharedWorkers fetches.
+	SharedMaxConns = 3 + sharedWorkers
 	// sharedWorkers is how many services are fetched at once.
 	sharedWorkers = 4
 )
@@ -101,7 +101,8 @@ type hub struct {
 	watched  map[hubKey]bool
 	queue    []hubKey
 
-	checks checkLog // what the checks trigger saw (shared_triggers.go)
+	checks  checkLog     // what the checks trigger saw (shared_triggers.go)
+	catalog catalogState // the services trigger's answer (shared_catalog.go)
 	// ready is closed once every trigger has its first answer: no service
 	// is fetched before, so that no change falls between a fetch and the
 	// answer its trigger compares the next one with.
@@ -122,6 +123,7 @@ func newHub(c *api.Client, o Options) *hub {
 	}
 	h.cond = sync.NewCond(&h.mu)
 	h.ready = make(chan struct{})
+	h.catalog.changed = make(chan struct{})
 	h.checks.init()
 	return h
 }
@@ -143,6 +145,10 @@ func shareable(d Dependency) (*HealthServiceQuery, bool) {
 // fetchDep answers d's query through the hub; ok is false when d is not
 // shareable. The data is what d.Fetch would return.
 func (h *hub) fetchDep(ctx context.Context, d Dependency, q *api.QueryOptions) (data any, meta *api.QueryMeta, err error, ok bool) {
+	if sharedCatalog(d) {
+		data, meta, err := h.fetchCatalog(ctx, q)
+		return data, meta, err, true
+	}
 	hq, ok := shareable(d)
 	if !ok {
 		return nil, nil, nil, false

@@ -240,3 +240,48 @@ func testLogger(t *testing.T) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestSharedServicesFromTrigger(t *testing.T) {
+	f := newFakeCatalog(t)
+	w, _ := startShared(t, f, 3)
+	all, err := NewCatalogServicesQuery("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := []Dependency{all}
+	for k := range 3 {
+		q, _ := NewHealthServiceQuery(fmt.Sprintf("svc-%02d", k))
+		deps = append(deps, q)
+	}
+	w.Watch(context.Background(), deps)
+	names := func() []string {
+		v, _ := w.Snapshot().Get(all)
+		list, _ := v.([]*CatalogSnippet)
+		var out []string
+		for _, s := range list {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(names()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("services: %v after 5s", names())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	settled(f)
+	f.resetCounts()
+	f.register(fakeInst{node: "node-0", id: "new-0", name: "svc-new", addr: "10.3.3.3", port: 80, status: "passing"})
+	for len(names()) < 4 {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("services: %v, want svc-new too", names())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	settled(f)
+	requests, _ := f.counts()
+	if n := requests["/v1/catalog/services"]; n != 1 {
+		t.Errorf("a new service cost %d catalog/services requests, want 1: the trigger's, shared by the services dependency", n)
+	}
+}

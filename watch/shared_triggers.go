@@ -90,6 +90,9 @@ func (h *hub) runTrigger(t trigger) {
 			attempt++
 			if attempt == 1 {
 				h.fail(fmt.Errorf("%s: %w", t.endpoint(), err))
+				if _, ok := t.(*servicesTrigger); ok {
+					h.publishCatalog(nil, nil, err)
+				}
 			}
 			index, baseline, again = 0, true, true
 			delay := retry.delay(attempt)
@@ -195,6 +198,7 @@ func diffChecks(prev, cur map[string]slimCheck, index uint64) (names, nodes map[
 
 type servicesTrigger struct {
 	prev, next map[string][]string
+	meta       *api.QueryMeta
 }
 
 func (*servicesTrigger) endpoint() string { return "catalog/services" }
@@ -208,11 +212,13 @@ func (t *servicesTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryM
 	for name, tags := range m {
 		t.next[name] = sortedTags(tags)
 	}
+	t.meta = meta
 	return meta, nil
 }
 
 func (t *servicesTrigger) apply(h *hub, index uint64, baseline bool) {
 	defer func() { t.prev, t.next = t.next, nil }()
+	h.publishCatalog(t.next, t.meta, nil)
 	if baseline {
 		return
 	}
