@@ -1,0 +1,182 @@
+package watch_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harender/harender/internal/testenv"
+	"github.com/harender/harender/renderer"
+	"github.com/harender/harender/watch"
+	"github.com/hashicorp/consul/api"
+)
+
+// scaleTemplate ranges over every service, as bench-scale's does.
+const scaleTemplate = `# {{ len services }} services
+{{ range services }}
+backend {{ .Name }}{{ range .Tags }} # tag {{ . }}{{ end }}
+{{- range service .Name }}
+    server {{ .Node }}_{{ .ID }} {{ .Address }}:{{ .Port }} # {{ .Status }} {{ .NodeAddress }}{{ range .Tags }} {{ . }}{{ end }}{{ range .Checks }} {{ .CheckID }}={{ .Status }}{{ end }}
+{{- end }}
+{{ end -}}
+`
+
+// TestSharedMatchesConsulTemplate runs the shared queries against a real
+// agent holding 50 services x 3 instances: the template renders byte for
+// byte what consul-template v0.42.1 renders, before and after changes of
+// every kind (checks failing, instances leaving and joining, an address
+// moving with no check change), and the Watcher holds at most
+// watch.SharedMaxConns connections to the agent for its 51 dependencies.
+func TestSharedMatchesConsulTemplate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Consul agent and consul-template")
+	}
+	ct := testenv.Require(t, "consul-template v0.42.1",
+		os.Getenv("CONSUL_TEMPLATE_BIN"), filepath.Join(testenv.RepoBin(), "consul-template"))
+	c := testenv.StartConsul(t)
+	reg := func(k, j int, status string) {
+		t.Helper()
+		id := fmt.Sprintf("svc-%02d-%d", k, j)
+		_, err := c.Client.Catalog().Register(&api.CatalogRegistration{
+			Node: fmt.Sprintf("node-%d", (k+j)%7), Address: fmt.Sprintf("10.0.%d.1", (k+j)%7), SkipNodeUpdate: true,
+			Service: &api.AgentService{ID: id, Service: fmt.Sprintf("svc-%02d", k), Address: fmt.Sprintf("10.1.%d.%d", k, j),
+				Port: 8000 + j, Tags: []string{"v1", fmt.Sprintf("g%d", k%3)}},
+			Check: &api.AgentCheck{Node: fmt.Sprintf("node-%d", (k+j)%7), CheckID: "service:" + id, Name: "alive",
+				Status: status, ServiceID: id},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range 50 {
+		for j := range 3 {
+			reg(k, j, "passing")
+		}
+	}
+	port := c.Addr[strings.LastIndex(c.Addr, ":")+1:]
+	before := connsTo(t, port)
+
+	client, err := watch.NewClient(watch.ClientConfig{Address: c.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch.New(client, watch.Options{Shared: true, MinInterval: time.Millisecond, HoldEmpty: -1, RemovalHold: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); w.Stop() }()
+	tmpl, err := renderer.Parse("scale.tmpl", scaleTemplate, renderer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "scale.tmpl")
+	if err := os.WriteFile(src, []byte(scaleTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	render := func() string {
+		res, err := tmpl.Execute(w.Snapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Watch(ctx, res.Used)
+		most = max(most, connsTo(t, port)-before)
+		if len(res.Missing) > 0 {
+			return ""
+		}
+		return string(res.Output)
+	}
+	reference := func() string {
+		out := filepath.Join(dir, "ct.out")
+		cmd := exec.Command(ct, "-once", "-consul-addr", c.Addr, "-template", src+":"+out, "-log-level=err")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("consul-template: %v\n%s", err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	same := func(step string) {
+		t.Helper()
+		want := reference()
+		var got string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+			if got = render(); got == want {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("%s: harender's %d bytes differ from consul-template's %d:\n--- consul-template\n%s\n--- harender\n%s",
+			step, len(got), len(want), want, got)
+	}
+	same("first render")
+
+	for k := range 5 {
+		reg(k, 0, "critical")
+	}
+	for k := 10; k < 13; k++ {
+		if _, err := c.Client.Catalog().Deregister(&api.CatalogDeregistration{
+			Node: fmt.Sprintf("node-%d", (k+1)%7), ServiceID: fmt.Sprintf("svc-%02d-1", k)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg(20, 3, "passing")
+	reg(50, 0, "warning") // a new service
+	time.Sleep(500 * time.Millisecond)
+	same("after checks failing, instances leaving and joining")
+
+	// An address that moves with no check change names no service.
+	if _, err := c.Client.Catalog().Register(&api.CatalogRegistration{
+		Node: "node-2", Address: "10.0.2.1", SkipNodeUpdate: true,
+		Service: &api.AgentService{ID: "svc-30-1", Service: "svc-30", Address: "10.9.9.9", Port: 8001,
+			Tags: []string{"v1", "g0"}},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	same("after an address change")
+
+	if most > watch.SharedMaxConns {
+		t.Errorf("the Watcher held %d connections to the agent at once for 51 dependencies, want at most %d",
+			most, watch.SharedMaxConns)
+	}
+	t.Logf("at most %d connections to the agent", most)
+}
+
+// connsTo counts this process's established TCP connections to port.
+func connsTo(t *testing.T, port string) int {
+	t.Helper()
+	fds, _ := filepath.Glob("/proc/self/fd/*")
+	mine := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err == nil && strings.HasPrefix(l, "socket:[") {
+			mine[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var p int
+	fmt.Sscan(port, &p)
+	want := fmt.Sprintf(":%04X", p)
+	n := 0
+	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 10 && fields[3] == "01" && strings.HasSuffix(fields[2], want) && mine[fields[9]] {
+				n++
+			}
+		}
+		f.Close()
+	}
+	return n
+}
