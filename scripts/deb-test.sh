@@ -32,8 +32,9 @@ for cmd in dpkg haproxy man systemd-analyze curl; do
 done
 
 deb=$(scripts/deb-build.sh | tail -1)
-commit=$(git rev-parse --short=12 HEAD)
-echo "deb-test: $deb"
+# The commit the package was made at: the last part of its version.
+commit=$(dpkg-deb -f "$deb" Version | sed 's/.*\.//')
+echo "deb-test: $deb (built in $(( $(date +%s) - start ))s)"
 
 cfg_sum=$(sha256sum /etc/haproxy/haproxy.cfg 2>/dev/null || echo none)
 log=$(mktemp)
