@@ -17,23 +17,26 @@ import (
 // program listened where.
 type ports struct{ base int }
 
-func (p ports) consulHTTP() int     { return p.base + 500 }
-func (p ports) consulServer() int   { return p.base + 300 } // +301, +302: Serf LAN/WAN
-func (p ports) front() int          { return p.base + 80 }  // HAProxy's or Fabio's frontend
-func (p ports) metrics() int        { return p.base + 120 } // harender's /metrics
-func (p ports) fabioUI() int        { return p.base + 90 }
-func (p ports) instance(i int) int  { return p.base + i }         // gw-1 .. gw-9
-func (p ports) serfLB() int         { return p.base + 400 }       // the load balancer's agent; RPC +1
-func (p ports) serfAgent(i int) int { return p.base + 400 + 2*i } // gw-i's agent; RPC +1
+func (p ports) consulHTTP() int    { return p.base + 500 }
+func (p ports) consulServer() int  { return p.base + 300 } // +301, +302: Serf LAN/WAN
+func (p ports) front() int         { return p.base + 80 }  // HAProxy's or Fabio's frontend
+func (p ports) metrics() int       { return p.base + 120 } // harender's /metrics
+func (p ports) fabioUI() int       { return p.base + 90 }
+func (p ports) instance(i int) int { return p.base + i }   // gw-1 .. gw-9
+func (p ports) serfLB() int        { return p.base + 400 } // the load balancer's agent; RPC +1
+// serfAgent is the port of gw-i's k-th Serf agent (RPC +1): 8 in turn, so
+// that a new agent starts while the last one is still leaving.
+func (p ports) serfAgent(i, k int) int { return p.base + 600 + 20*i + 2*(k%8) }
 
 // instance is one gateway instance: a process of this binary's "instance"
 // subcommand, and with the Serf source, its own Serf agent.
 type instance struct {
-	id   string
-	n    int
-	port int
-	p    *proc
-	serf *proc
+	id    string
+	n     int
+	port  int
+	p     *proc
+	serf  *proc // its latest Serf agent
+	joins int   // Serf agents started for it
 }
 
 // env is one run's world: its folder, its programs, its member source.
@@ -98,7 +101,6 @@ func (e *env) restart(in *instance) error {
 // source is where the proxy learns its members from.
 type source interface {
 	start(e *env) error
-	ready(in *instance)       // blocks until in can join (its last agent has left)
 	join(in *instance) error  // a new instance: registered / its agent joins
 	leave(in *instance) error // deregistered / its agent leaves gracefully
 	crash(in *instance)       // after its process died
@@ -144,7 +146,6 @@ func (c *consulSource) join(in *instance) error {
 
 func (c *consulSource) leave(in *instance) error { return c.e.consul.Agent().ServiceDeregister(in.id) }
 func (c *consulSource) crash(*instance)          {}
-func (c *consulSource) ready(*instance)          {}
 func (c *consulSource) restart(*instance) error  { return nil } // still registered; its check passes again
 
 // serfSource: a Serf agent on the load balancer (lb), and one per instance
@@ -161,19 +162,16 @@ func (s *serfSource) start(e *env) error {
 	return waitFor("serf lb rpc", 10*time.Second, func() bool { return listening(e.ports.serfLB() + 1) })
 }
 
-// ready waits for an agent that is still leaving (a graceful leave takes
-// about a second): the same node name cannot run twice.
-func (s *serfSource) ready(in *instance) {
-	if in.serf != nil {
-		<-in.serf.done
-	}
-}
-
+// join starts a new agent for in, named gw-N.K for its K-th join: a
+// graceful leave takes about a second, and one node name cannot run twice,
+// so a join does not wait for the last agent to be gone (nor would a new
+// host). The probes know an instance by its reply, not by the node name.
 func (s *serfSource) join(in *instance) error {
-	s.ready(in)
-	port := s.e.ports.serfAgent(in.n)
+	in.joins++
+	port := s.e.ports.serfAgent(in.n, in.joins)
+	node := fmt.Sprintf("%s.%d", in.id, in.joins)
 	var err error
-	in.serf, err = s.e.ps.start("serf-"+in.id, nil, s.e.o.serf, "agent", "-node", in.id,
+	in.serf, err = s.e.ps.start("serf-"+node, nil, s.e.o.serf, "agent", "-node", node,
 		"-bind", addr(port), "-rpc-addr", addr(port+1), "-log-level", "warn",
 		"-tag", "role=gateway", "-tag", "port="+strconv.Itoa(in.port), "-join", addr(s.e.ports.serfLB()))
 	return err

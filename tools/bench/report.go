@@ -45,7 +45,7 @@ func settings(o *options) string {
 	fmt.Fprintf(&b, "- Everything on loopback, one run per stack and scenario, each with a fresh Consul dev agent (or fresh Serf agents), fresh instances and a fresh proxy.\n")
 	fmt.Fprintf(&b, "- Load: `wrk -t 2 -c %d --latency` on GET / through the proxy for the whole run (%s before the first event, %s after the last); %d probe clients send GET / back to back, each on its own keep-alive connection, and record which instance answered.\n", o.conns, warmup, tail, o.probes)
 	fmt.Fprintf(&b, "- Instances: 3 stable ones, gw-1 .. gw-3 (and gw-4, gw-5 for churn), each a process (`bench instance`) that answers \"hello from gw-N\" and serves /health.\n")
-	fmt.Fprintf(&b, "- churn: %d events, one every %s: gw-4 joins, gw-5 joins, gw-4 leaves, gw-5 leaves, and again. On Consul a join is a registration and a leave a deregistration through the agent's API; on Serf a join starts the instance's Serf agent, a leave is its graceful leave (SIGINT); a join waits until the instance's last agent has left (about a second), so on Serf the churn runs slower.", o.events, o.interval)
+	fmt.Fprintf(&b, "- churn: %d events, one every %s: gw-4 joins, gw-5 joins, gw-4 leaves, gw-5 leaves, and again. On Consul a join is a registration and a leave a deregistration through the agent's API; on Serf a join starts the instance's Serf agent, a leave is its graceful leave (SIGINT). The K-th agent of gw-N is node gw-N.K on a port of its own, since the last one may still be leaving (about a second).", o.events, o.interval)
 	if o.kvEvery > 0 {
 		fmt.Fprintf(&b, " After every %d-th event, half an interval later, the KV key bench/rev is written: the template echoes it in an X-Bench-Rev response header, a change that needs a reload.", o.kvEvery)
 	}

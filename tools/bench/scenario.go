@@ -35,7 +35,6 @@ var scenarios = map[string]scenario{
 				in := ch[i%2]
 				var err error
 				if (i/2)%2 == 0 {
-					e.src.ready(in) // the event is the join, not the wait before it
 					r.record("up", in.id, false)
 					err = e.src.join(in)
 				} else {
