@@ -24,6 +24,9 @@ import (
 // pid (systemd's MAINPID for haproxy.service); a new instance must reach
 // HAProxy through the runtime socket, without a reload.
 func TestDebianExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the harender binary, not in-process: nothing for -race -short to find")
+	}
 	bin := testenv.Require(t, "haproxy", "/usr/sbin/haproxy")
 	if unit, err := os.ReadFile("/lib/systemd/system/haproxy.service"); err == nil {
 		for _, want := range []string{"-Ws -f $CONFIG -p $PIDFILE $EXTRAOPTS", "EXTRAOPTS=-S /run/haproxy-master.sock"} {

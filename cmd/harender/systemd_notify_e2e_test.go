@@ -23,6 +23,9 @@ import (
 // come only with haproxy.cfg written and HAProxy serving it; SIGHUP (the
 // unit's ExecReload) must keep it running; SIGTERM must send STOPPING=1.
 func TestRunSystemdNotify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the harender binary, not in-process: nothing for -race -short to find")
+	}
 	bins := testenv.HAProxyBins()
 	bin := testenv.Require(t, "haproxy", bins[len(bins)-1])
 	harenderBin := buildHarender(t)
