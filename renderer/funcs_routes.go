@@ -81,11 +81,18 @@ type IgnoredRouteTag struct {
 }
 
 func (i IgnoredRouteTag) String() string {
+	if i.Service == "" {
+		return i.Reason
+	}
 	if i.Tag == "" {
 		return fmt.Sprintf("service %q: %s", truncate(i.Service, 80), i.Reason)
 	}
 	return fmt.Sprintf("service %q, tag %q: %s", truncate(i.Service, 80), truncate(i.Tag, 120), i.Reason)
 }
+
+// maxIgnored bounds the ignored tags a table names: anyone who can
+// register a service chooses how many bad tags it has.
+const maxIgnored = 100
 
 // routeService is a service name that the service function can query as
 // it is (consul-template's grammar: a '.' would start a tag, '@' a
@@ -166,6 +173,9 @@ func fnURLPrefixRoutes(prefix string, catalog []*watch.CatalogSnippet, instances
 			Value: svcs[0] + "|" + strconv.Itoa(r.Depth) + "|" + strip})
 	}
 	slices.SortStableFunc(t.Routes, func(a, b Route) int { return cmp.Compare(len(b.Key), len(a.Key)) })
+	if n := len(t.Ignored); n > maxIgnored {
+		t.Ignored = append(t.Ignored[:maxIgnored], IgnoredRouteTag{Reason: fmt.Sprintf("and %d more tags or services ignored", n-maxIgnored)})
+	}
 	return t, nil
 }
 

@@ -2,6 +2,7 @@ package renderer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,4 +253,21 @@ func FuzzParseRouteTag(f *testing.F) {
 			t.Fatalf("%q -> %q -> %+v, %v; want %+v", tag, back, again, err, r)
 		}
 	})
+}
+
+func TestURLPrefixRoutesBoundsIgnored(t *testing.T) {
+	var tags []string
+	for i := range 500 {
+		tags = append(tags, fmt.Sprintf("urlprefix-/x%d proto=tcp", i))
+	}
+	tb, err := fnURLPrefixRoutes("urlprefix-", nil, []*watch.HealthService{inst("s", "s1", "10.0.0.1", 80, tags...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Ignored) != maxIgnored+1 || tb.Ignored[maxIgnored].String() != "and 400 more tags or services ignored" {
+		t.Fatalf("%d ignored, last %q", len(tb.Ignored), tb.Ignored[len(tb.Ignored)-1])
+	}
+	if len(tb.Routes) != 0 || len(tb.Backends) != 0 {
+		t.Fatalf("routes %v backends %v", tb.Routes, tb.Backends)
+	}
 }
