@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,12 +104,38 @@ func TestSharedMatchesConsulTemplate(t *testing.T) {
 		}
 		return string(b)
 	}
+	// exact compares the data of every service with what its own query
+	// returns now: the shared queries (fetched or patched) must hand out
+	// the very same values.
+	exact := func(step string) {
+		t.Helper()
+		snap := w.Snapshot()
+		for k := range 51 {
+			d, err := watch.NewHealthServiceQuery(fmt.Sprintf("svc-%02d", k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, watched := snap.Get(d)
+			if !watched {
+				continue // svc-50 before it registers
+			}
+			own, _, err := d.Fetch(ctx, c.Client, &api.QueryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, own) {
+				t.Errorf("%s: %s through the shared queries differs from its own query:\nshared %s\nown    %s",
+					step, d, spew(got), spew(own))
+			}
+		}
+	}
 	same := func(step string) {
 		t.Helper()
 		want := reference()
 		var got string
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 			if got = render(); got == want {
+				exact(step)
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -179,4 +206,18 @@ func connsTo(t *testing.T, port string) int {
 		f.Close()
 	}
 	return n
+}
+
+// spew prints health data with its checks, for a failure message.
+func spew(v any) string {
+	list, _ := v.([]*watch.HealthService)
+	var b strings.Builder
+	for _, s := range list {
+		fmt.Fprintf(&b, "%+v", *s)
+		for _, c := range s.Checks {
+			fmt.Fprintf(&b, " check %+v", *c)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

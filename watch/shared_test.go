@@ -100,7 +100,7 @@ func TestSharedFetchesOnlyWhatChanged(t *testing.T) {
 	f.resetCounts()
 	f.setStatus("svc-03-0", "critical")
 	waitShared(t, w, qs[3], "1 passing instance", func(l []*HealthService) bool { return len(l) == 1 })
-	onlyFetched(t, "a check fails", settled(f), "svc-03")
+	onlyFetched(t, "a check fails (patched, no fetch)", settled(f))
 
 	f.resetCounts()
 	f.register(fakeInst{node: "node-0", id: "svc-05-2", name: "svc-05", addr: "10.9.9.9", port: 81, status: "passing"})
@@ -174,8 +174,8 @@ func TestSharedServiceErrorIsRetried(t *testing.T) {
 		return true
 	}
 	f.mu.Unlock()
-	f.setStatus("svc-02-1", "critical")
-	waitShared(t, w, qs[2], "1 passing instance", func(l []*HealthService) bool { return len(l) == 1 })
+	f.register(fakeInst{node: "node-0", id: "svc-02-2", name: "svc-02", addr: "10.9.9.9", port: 81, status: "passing"})
+	waitShared(t, w, qs[2], "3 instances", func(l []*HealthService) bool { return len(l) == 3 })
 	f.mu.Lock()
 	n := failed
 	f.mu.Unlock()
@@ -210,7 +210,11 @@ func TestSharedTriggerCutAndRestart(t *testing.T) {
 	f.resetCounts()
 	f.setStatus("svc-04-0", "critical")
 	waitShared(t, w, qs[4], "1 passing instance", func(l []*HealthService) bool { return len(l) == 1 })
-	onlyFetched(t, "a check fails after the cut", settled(f), "svc-04")
+	onlyFetched(t, "a check fails after the cut", settled(f))
+	f.resetCounts()
+	f.deregister("svc-04-1")
+	waitShared(t, w, qs[4], "no passing instance left", func(l []*HealthService) bool { return len(l) == 0 })
+	onlyFetched(t, "an instance leaves after the cut", settled(f), "svc-04")
 
 	// Every index goes backwards (a -dev agent restarted): every service
 	// again, and the data follows.

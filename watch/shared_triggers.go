@@ -13,9 +13,11 @@ import (
 // whole catalog; when its index moves, the answer is compared with the
 // previous one to find the services that changed:
 //
-//   - checks (/v1/health/state/any): a check added, removed or modified
-//     (its ModifyIndex moved) names its service; a node check names every
-//     watched service with an instance on that node.
+//   - checks (/v1/health/state/any): a check added or removed names its
+//     service; a node check names every watched service with an instance
+//     on that node. A check that only changed (status, output: its
+//     ModifyIndex moved) is patched into the services' data without a
+//     fetch (shared_checks.go).
 //   - nodes (/v1/catalog/nodes): a node whose ModifyIndex moved (address,
 //     meta, tagged addresses) or that left names every watched service with
 //     an instance on it.
@@ -123,77 +125,6 @@ func (h *hub) runTrigger(t trigger) {
 		}
 		baseline, again = false, false
 	}
-}
-
-// slimCheck is what the checks trigger reads of a check.
-type slimCheck struct {
-	Node        string
-	CheckID     string
-	ServiceID   string
-	ServiceName string
-	ModifyIndex uint64
-}
-
-type checksTrigger struct {
-	prev, next map[string]slimCheck
-}
-
-func (*checksTrigger) endpoint() string { return "health/state" }
-
-func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMeta, error) {
-	var list []slimCheck
-	meta, err := c.Raw().Query("/v1/health/state/any", &list, q)
-	if err != nil {
-		return nil, err
-	}
-	t.next = make(map[string]slimCheck, len(list))
-	for _, c := range list {
-		t.next[c.Node+"\x00"+c.CheckID] = c
-	}
-	return meta, nil
-}
-
-func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
-	var at []uint64
-	if !baseline {
-		var names, nodes map[string]bool
-		names, nodes, at = diffChecks(t.prev, t.next, index)
-		h.refetchFor(names, nodes)
-	}
-	h.checks.record(index, at)
-	t.prev, t.next = t.next, nil
-}
-
-// diffChecks names the services and nodes whose checks differ between
-// prev and cur, and the indexes at which they changed (index, the
-// answer's, for a removal).
-func diffChecks(prev, cur map[string]slimCheck, index uint64) (names, nodes map[string]bool, at []uint64) {
-	names, nodes = map[string]bool{}, map[string]bool{}
-	name := func(c slimCheck) {
-		if c.ServiceID == "" {
-			nodes[c.Node] = true
-		} else {
-			names[c.ServiceName] = true
-		}
-	}
-	for k, c := range cur {
-		p, ok := prev[k]
-		if ok && p == c {
-			continue
-		}
-		name(c)
-		if ok {
-			name(p)
-		}
-		at = append(at, c.ModifyIndex)
-	}
-	for k, p := range prev {
-		if _, ok := cur[k]; !ok {
-			name(p)
-			at = append(at, index)
-		}
-	}
-	return names, nodes, at
 }
 
 type servicesTrigger struct {
