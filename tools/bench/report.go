@@ -26,7 +26,7 @@ func report(o *options, rs []result, started time.Time) string {
 - **reloads**: the master's reload counter (` + "`show proc`" + ` on the master socket) after the run minus before; — for Fabio, which does not reload.
 - **runtime updates**: harender's ` + "`harender_haproxy_runtime_updates_total{result=\"ok\"}`" + ` over the run; — for the others.
 - **up**: from the event (the Consul write, the Serf agent started, the restart of a killed instance, the health check made to pass) to the first probe request that the instance answered and that was sent after the event.
-- **down**: from the event (the Consul deregistration, the Serf agent's SIGINT, the health check made to fail, the kill -9) to the last probe request the instance answered; for kill also the last probe request that failed; 0 when there was none.
+- **down**: from the event (the Consul deregistration, the Serf agent's SIGINT, the health check made to fail, the kill -9) to the last probe request the instance answered; for kill also the last probe request that failed; 0 when there was none. A down event of an instance that served no probe request since its previous event (its join was never seen) is left out.
 - "(k of n never)": events whose instance was not seen (up) before its next event or the end of the run.
 - **controller CPU**: CPU time over the run of the program that keeps the proxy in step (harender, consul-template, the load balancer's Serf agent), with the children it waited for (haproxy -c, reload scripts, event handlers); — for Fabio, which is the proxy as well.
 - **throughput**: wrk's requests divided by its duration, while the events ran.

@@ -32,9 +32,28 @@ type probe struct {
 // latency is how long one event took to show in the probes; Missed when it
 // never showed before the instance's next event (or the end of the run).
 type latency struct {
-	Kind   string
-	D      time.Duration
-	Missed bool
+	Kind    string
+	D       time.Duration
+	Missed  bool
+	Skipped bool // a down event of an instance that was not being served
+}
+
+// servedBefore reports whether e's instance answered a probe between its
+// previous event (or the start) and e; probes must end before e.
+func servedBefore(earlier []event, e event, probes []probe) bool {
+	var since time.Duration
+	for i := len(earlier) - 1; i >= 0; i-- {
+		if earlier[i].Inst == e.Inst {
+			since = earlier[i].At
+			break
+		}
+	}
+	for i := len(probes) - 1; i >= 0 && probes[i].Recv >= since; i-- {
+		if probes[i].OK && probes[i].Inst == e.Inst {
+			return true
+		}
+	}
+	return false
 }
 
 // latencies measures every event against the probes, which must be sorted
@@ -71,6 +90,10 @@ func latencies(events []event, probes []probe, end time.Duration) []latency {
 				}
 			}
 		case "down":
+			if !servedBefore(events[:i], e, probes[:from]) {
+				l.Skipped = true // it was not in: nothing to take out
+				break
+			}
 			for _, p := range probes[from:] {
 				if p.Recv >= until {
 					break
@@ -97,7 +120,7 @@ func summarise(ls []latency, kind string) dist {
 	var d dist
 	var sum time.Duration
 	for _, l := range ls {
-		if l.Kind != kind {
+		if l.Kind != kind || l.Skipped {
 			continue
 		}
 		if l.Missed {

@@ -52,6 +52,7 @@ func TestLatencies(t *testing.T) {
 		{Sent: 260 * msec, Recv: 270 * msec, OK: false},              // a failure, not a kill: not counted
 		{Sent: 280 * msec, Recv: 290 * msec, Inst: "gw-1", OK: true},
 		{Sent: 305 * msec, Recv: 312 * msec, Inst: "gw-4", OK: true}, // up gw-4 again: 12 ms
+		{Sent: 480 * msec, Recv: 490 * msec, Inst: "gw-3", OK: true}, // gw-3 was in before the kill
 		{Sent: 501 * msec, Recv: 504 * msec, Inst: "gw-3", OK: true},
 		{Sent: 510 * msec, Recv: 540 * msec, OK: false}, // kill: the last failure, 40 ms
 		{Sent: 601 * msec, Recv: 603 * msec, Inst: "gw-1", Rev: "0", OK: true},
@@ -83,6 +84,20 @@ func TestLatencies(t *testing.T) {
 	}
 	if c := summarise(got, "none").cell(); c != "—" {
 		t.Errorf("empty cell: %q", c)
+	}
+}
+
+// A down event of an instance that never came in is skipped, and left out
+// of the summary.
+func TestLatencyDownNotServedIsSkipped(t *testing.T) {
+	events := []event{{At: 10 * msec, Inst: "gw-4", Kind: "up"}, {At: 20 * msec, Inst: "gw-4", Kind: "down"}}
+	probes := []probe{{Sent: 1 * msec, Recv: 5 * msec, Inst: "gw-4", OK: true}, {Sent: 11 * msec, Recv: 15 * msec, Inst: "gw-1", OK: true}}
+	got := latencies(events, probes, time.Second)
+	if !got[0].Missed || !got[1].Skipped {
+		t.Fatalf("got %+v, want the up missed and the down skipped", got)
+	}
+	if d := summarise(got, "down"); d.N != 0 || d.cell() != "—" {
+		t.Errorf("down summary counts a skipped event: %+v", d)
 	}
 }
 
