@@ -172,9 +172,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
 render="(skipped)" plan="(skipped)"
 if [ "$BENCH" = 1 ]; then
   say "render and plan benchmarks"
-  bench() { # bench PKG PATTERN: wall ms/op over 20 runs
+  bench() { # bench PKG PATTERN: wall ms/op over 20 runs (and CPU ms/op if reported)
     (cd "$root" && go test -run '^$' -bench "$2" -benchtime 20x -count 1 "$1" 2>&1) |
-      awk '/^Benchmark/ {printf "%.1f ms/op", $3 / 1e6}'
+      awk '/^Benchmark/ { printf "%.1f ms/op wall", $3 / 1e6
+        for (i = 4; i <= NF; i++) if ($i == "cpu-ms/op") printf ", %.1f ms/op CPU", $(i - 1) }'
   }
   render=$(bench ./renderer/ 'RenderConsulTemplateStyle/instances=10000$')
   plan=$(bench ./haproxy/ 'Plan10k$')

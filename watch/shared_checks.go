@@ -2,6 +2,7 @@ package watch
 
 import (
 	"strings"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -16,17 +17,33 @@ import (
 // removed, or moved to another service; a service the hub is fetching or
 // holds no data for; a check the data does not have) is fetched.
 
+// slimCheck is what the checks trigger keeps of a check between answers.
+type slimCheck struct {
+	node, serviceID, serviceName string
+	modifyIndex                  uint64
+}
+
+func slim(c *api.HealthCheck) slimCheck {
+	return slimCheck{c.Node, c.ServiceID, c.ServiceName, c.ModifyIndex}
+}
+
 type checksTrigger struct {
-	prev, next map[string]*api.HealthCheck
+	prev map[string]slimCheck
+	next map[string]*api.HealthCheck
+	took time.Duration // of the last plain answer, 0 once recorded
 }
 
 func (*checksTrigger) endpoint() string { return "health/state" }
 
 func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMeta, error) {
 	var list []*api.HealthCheck
+	start := time.Now()
 	meta, err := c.Raw().Query("/v1/health/state/any", &list, q)
 	if err != nil {
 		return nil, err
+	}
+	if q.WaitIndex == 0 {
+		t.took = time.Since(start)
 	}
 	t.next = make(map[string]*api.HealthCheck, len(list))
 	for _, c := range list {
@@ -38,15 +55,22 @@ func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMet
 }
 
 func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
-	var at []uint64
+	if t.took > 0 {
+		h.checks.took(t.took)
+		t.took = 0
+	}
+	var d checkDiff
 	if !baseline {
-		d := diffChecks(t.prev, t.next, index)
+		d = diffChecks(t.prev, t.next, index)
 		h.refetchFor(d.names, d.nodes)
 		h.patchChecks(d.changed)
-		at = d.at
 	}
-	h.checks.record(index, at)
-	t.prev, t.next = t.next, nil
+	h.checks.record(index, d.at, d.removed)
+	t.prev = make(map[string]slimCheck, len(t.next))
+	for k, c := range t.next {
+		t.prev[k] = slim(c)
+	}
+	t.next = nil
 }
 
 // checkDiff is what changed between two answers of the checks trigger.
@@ -54,28 +78,29 @@ type checkDiff struct {
 	names, nodes map[string]bool    // services and nodes to fetch again
 	changed      []*api.HealthCheck // checks that only changed: to patch
 	at           []uint64           // indexes at which checks changed
+	removed      bool               // a check left, at an index since the previous answer
 }
 
 // diffChecks compares prev and cur; index is cur's (the index of a
 // removal).
-func diffChecks(prev, cur map[string]*api.HealthCheck, index uint64) checkDiff {
+func diffChecks(prev map[string]slimCheck, cur map[string]*api.HealthCheck, index uint64) checkDiff {
 	d := checkDiff{names: map[string]bool{}, nodes: map[string]bool{}}
-	name := func(c *api.HealthCheck) {
-		if c.ServiceID == "" {
-			d.nodes[c.Node] = true
+	name := func(c slimCheck) {
+		if c.serviceID == "" {
+			d.nodes[c.node] = true
 		} else {
-			d.names[c.ServiceName] = true
+			d.names[c.serviceName] = true
 		}
 	}
 	for k, c := range cur {
 		p, ok := prev[k]
 		switch {
-		case ok && p.ModifyIndex == c.ModifyIndex:
+		case ok && p.modifyIndex == c.ModifyIndex:
 			continue
-		case ok && p.ServiceID == c.ServiceID && p.ServiceName == c.ServiceName:
+		case ok && p.serviceID == c.ServiceID && p.serviceName == c.ServiceName:
 			d.changed = append(d.changed, c)
 		default:
-			name(c)
+			name(slim(c))
 			if ok {
 				name(p)
 			}
@@ -85,7 +110,7 @@ func diffChecks(prev, cur map[string]*api.HealthCheck, index uint64) checkDiff {
 	for k, p := range prev {
 		if _, ok := cur[k]; !ok {
 			name(p)
-			d.at = append(d.at, index)
+			d.removed = true
 		}
 	}
 	return d
@@ -121,16 +146,15 @@ func (h *hub) patch(s *hubService, k hubKey, c *api.HealthCheck) bool {
 	if s.running || s.queued || s.res.gen == 0 || s.res.err != nil || s.res.meta == nil {
 		return false // a fetch under way or owed will carry the change
 	}
-	var entries []*api.ServiceEntry
+	var list []*HealthService
 	matched := false
-	for i, e := range s.res.entries {
-		if e == nil || e.Node == nil || e.Service == nil || e.Node.Node != c.Node ||
-			(c.ServiceID != "" && e.Service.ID != c.ServiceID) {
+	for i, old := range s.res.list {
+		if old.Node != c.Node || (c.ServiceID != "" && old.ID != c.ServiceID) {
 			continue
 		}
 		j := -1
-		for n, old := range e.Checks {
-			if old != nil && old.CheckID == c.CheckID {
+		for n, oc := range old.Checks {
+			if oc != nil && oc.CheckID == c.CheckID {
 				j = n
 				break
 			}
@@ -138,13 +162,14 @@ func (h *hub) patch(s *hubService, k hubKey, c *api.HealthCheck) bool {
 		if j < 0 {
 			return false // the data lacks the check: fetch
 		}
-		if entries == nil {
-			entries = append([]*api.ServiceEntry(nil), s.res.entries...)
+		if list == nil {
+			list = append([]*HealthService(nil), s.res.list...)
 		}
-		ne := *e
-		ne.Checks = append(api.HealthChecks(nil), e.Checks...)
-		ne.Checks[j] = c
-		entries[i] = &ne
+		ns := *old
+		ns.Checks = append(api.HealthChecks(nil), old.Checks...)
+		ns.Checks[j] = c
+		ns.Status = ns.Checks.AggregatedStatus() // as healthServices sets it
+		list[i] = &ns
 		matched = true
 	}
 	if !matched {
@@ -155,7 +180,7 @@ func (h *hub) patch(s *hubService, k hubKey, c *api.HealthCheck) bool {
 	}
 	meta := *s.res.meta
 	meta.LastIndex = max(meta.LastIndex, c.ModifyIndex)
-	h.publish(s, hubResult{entries: entries, meta: &meta, gen: s.res.gen + 1})
+	h.publish(s, hubResult{list: list, meta: &meta, gen: s.res.gen + 1})
 	return true
 }
 

@@ -67,12 +67,14 @@ func sharedTransport(base *http.Transport) http.RoundTripper {
 // hubKey is what one fetch asks: a service, and a tag Consul filters on.
 type hubKey struct{ name, tag string }
 
-// hubResult is the latest fetch of a service. gen counts the fetches.
+// hubResult is the latest fetch of a service: every instance, whatever
+// its status, converted and sorted as healthServices does (the raw
+// answer is not kept). gen counts the fetches.
 type hubResult struct {
-	entries []*api.ServiceEntry
-	meta    *api.QueryMeta
-	err     error
-	gen     uint64
+	list []*HealthService
+	meta *api.QueryMeta
+	err  error
+	gen  uint64
 }
 
 // hubService is the state of one fetched service.
@@ -153,16 +155,28 @@ func (h *hub) fetchDep(ctx context.Context, d Dependency, q *api.QueryOptions) (
 	if !ok {
 		return nil, nil, nil, false
 	}
-	entries, meta, err := h.fetch(ctx, hubKey{hq.name, hq.tag}, q)
+	list, meta, err := h.fetch(ctx, hubKey{hq.name, hq.tag}, q)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", hq, err), true
 	}
 	if k, isKeeper := d.(*keeper); isKeeper {
-		k.failing = failingInstances(entries)
+		k.failing = map[instanceKey]bool{}
+		for _, s := range list {
+			if s.Status == api.HealthCritical || s.Status == api.HealthWarning {
+				k.failing[instanceKey{s.Node, s.ID}] = true
+			}
+		}
 	}
 	// Fetched without ?passing: filtered here, as Consul would (a passing
-	// entry is one whose every check passes; see keep_last.go).
-	return healthServices(entries, hq.filters, false), meta, nil, true
+	// entry is one whose every check passes; see keep_last.go), and as
+	// healthServices filters: the order is kept.
+	out := make([]*HealthService, 0, len(list))
+	for _, s := range list {
+		if acceptStatus(hq.filters, s.Status) {
+			out = append(out, s)
+		}
+	}
+	return out, meta, nil, true
 }
 
 // setWatched records the services the templates ask for; the others are
@@ -186,7 +200,7 @@ func (h *hub) setWatched(deps map[string]Dependency) {
 // fetch answers a query of one service as a blocking query would: with
 // WaitIndex 0 by a new fetch; otherwise once a fetch gives another index
 // (or fails), or with the same data after WaitTime.
-func (h *hub) fetch(ctx context.Context, key hubKey, q *api.QueryOptions) ([]*api.ServiceEntry, *api.QueryMeta, error) {
+func (h *hub) fetch(ctx context.Context, key hubKey, q *api.QueryOptions) ([]*HealthService, *api.QueryMeta, error) {
 	h.start()
 	h.mu.Lock()
 	s := h.service(key)
@@ -210,7 +224,7 @@ func (h *hub) fetch(ctx context.Context, key hubKey, q *api.QueryOptions) ([]*ap
 		switch {
 		case target > 0 && r.gen >= target,
 			target == 0 && r.gen > start && (r.err != nil || r.meta.LastIndex != q.WaitIndex):
-			return r.entries, r.meta, r.err
+			return r.list, r.meta, r.err
 		}
 		select {
 		case <-changed:
@@ -218,7 +232,7 @@ func (h *hub) fetch(ctx context.Context, key hubKey, q *api.QueryOptions) ([]*ap
 			if target > 0 {
 				continue // a first answer is awaited whatever the wait
 			}
-			return r.entries, r.meta, r.err
+			return r.list, r.meta, r.err
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		case <-h.ctx.Done():
@@ -364,7 +378,11 @@ func (h *hub) work() {
 		h.mu.Lock()
 		s.running = false
 		if h.services[key] == s {
-			h.publish(s, hubResult{entries: entries, meta: meta, err: err, gen: s.res.gen + 1})
+			var list []*HealthService
+			if err == nil {
+				list = healthServices(entries, []string{HealthAny}, false)
+			}
+			h.publish(s, hubResult{list: list, meta: meta, err: err, gen: s.res.gen + 1})
 			if s.rerun {
 				s.rerun = false
 				h.request(key, s)

@@ -40,9 +40,15 @@ import (
 // watched service is fetched again; an index that goes backwards (an
 // agent restart, a snapshot restore) does the same.
 
-// explainWait is how long the services trigger waits for the checks
-// trigger to reach its index before calling a change unattributable.
-const explainWait = 100 * time.Millisecond
+// How long the services trigger waits for the checks trigger to reach its
+// index before calling a change unattributable: four times what the
+// checks trigger's last plain (non-blocking) answer took to arrive and be
+// read (5 MB at 10,000 checks), within these bounds. Too short a wait
+// refetches every service for a change the checks name.
+const (
+	minExplainWait = 250 * time.Millisecond
+	maxExplainWait = 5 * time.Second
+)
 
 // trigger is one of the hub's blocking queries.
 type trigger interface {
@@ -158,7 +164,7 @@ func (t *servicesTrigger) apply(h *hub, index uint64, baseline bool) {
 		h.refetchFor(names, nil)
 		return
 	}
-	if h.checks.explains(h, index, explainWait) {
+	if h.checks.explains(h, index) {
 		return // the checks trigger names the service
 	}
 	n := h.refetch(nil)
@@ -252,8 +258,8 @@ func (h *hub) refetchFor(names, nodes map[string]bool) {
 		if len(nodes) == 0 {
 			return false
 		}
-		for _, e := range h.services[k].res.entries { // h.mu is held by refetch
-			if e != nil && e.Node != nil && nodes[e.Node.Node] {
+		for _, s := range h.services[k].res.list { // h.mu is held by refetch
+			if nodes[s.Node] {
 				return true
 			}
 		}
@@ -268,7 +274,9 @@ type checkLog struct {
 	index   uint64
 	changed map[uint64]bool
 	order   []uint64      // changed's keys, oldest first
+	removed [][2]uint64   // (after, upTo]: a check left at an index in it
 	moved   chan struct{} // closed and replaced when index moves
+	cost    time.Duration // the last plain answer's time, asked and read
 }
 
 // checkLogSize bounds how many change indexes are remembered.
@@ -279,10 +287,18 @@ func (l *checkLog) init() {
 	l.moved = make(chan struct{})
 }
 
-// record notes an answer at index, with checks changed at the indexes at.
-func (l *checkLog) record(index uint64, at []uint64) {
+// record notes an answer at index, with checks changed at the indexes at,
+// and, if removed, a check that left since the previous answer (at an
+// index Consul does not give).
+func (l *checkLog) record(index uint64, at []uint64, removed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if removed {
+		l.removed = append(l.removed, [2]uint64{l.index, index})
+		if len(l.removed) > checkLogSize {
+			l.removed = l.removed[1:]
+		}
+	}
 	for _, i := range at {
 		if !l.changed[i] {
 			l.changed[i] = true
@@ -298,14 +314,27 @@ func (l *checkLog) record(index uint64, at []uint64) {
 	l.moved = make(chan struct{})
 }
 
-// explains reports whether a check changed at index n, waiting up to wait
-// for the checks trigger to reach n.
-func (l *checkLog) explains(h *hub, n uint64, wait time.Duration) bool {
+// took records how long a plain answer of the checks trigger took.
+func (l *checkLog) took(d time.Duration) {
+	l.mu.Lock()
+	l.cost = d
+	l.mu.Unlock()
+}
+
+// explains reports whether a check changed at index n, waiting for the
+// checks trigger to reach n (see minExplainWait).
+func (l *checkLog) explains(h *hub, n uint64) bool {
+	l.mu.Lock()
+	wait := min(max(4*l.cost, minExplainWait), maxExplainWait)
+	l.mu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		l.mu.Lock()
 		idx, ok, moved := l.index, l.changed[n], l.moved
+		for _, r := range l.removed {
+			ok = ok || (r[0] < n && n <= r[1])
+		}
 		l.mu.Unlock()
 		if ok || idx >= n {
 			return ok
