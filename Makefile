@@ -98,6 +98,15 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/
 
+# Issue 8's scale table: harender run and consul-template on 1,000 services
+# x 10 instances (SERVICES, INSTANCES, NODES), idle for IDLE seconds and
+# under RATE churn events a second for CHURN seconds, against one real agent:
+# connections, requests a minute, RSS, cmp of the outputs, render and plan
+# benchmarks. About 8 minutes; writes docs/bench-scale.md.
+.PHONY: bench-scale
+bench-scale: $(CONSUL) consul-template
+	scripts/bench-scale.sh
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt: $$out"; exit 1; }
 	$(GO) vet ./...

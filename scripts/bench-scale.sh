@@ -34,7 +34,8 @@ for b in "$CONSUL" "$CT"; do
   [ -x "$b" ] || { echo "bench-scale: $b missing (make deps)" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d /tmp/bench-scale.XXXXXX)
+# Not under /tmp: a long run must survive other jobs cleaning /tmp.
+tmp=$(mktemp -d "${BENCH_TMP:-/var/tmp}/bench-scale.XXXXXX")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -211,6 +212,12 @@ if [ -n "$OUT" ]; then
     echo "or deregisters an extra instance (with a check) of a random service, $RATE a second."
     echo
     echo "$table"
+    echo
+    echo "harender shares three blocking queries on the whole catalog among every \`service\` and"
+    echo "\`services\` dependency (README, \"The sidecar does not keep a query per dependency\"): a check"
+    echo "that changes is patched in from the checks query's answer, anything else fetches only the"
+    echo "services concerned, 4 at a time, over at most 7 connections. consul-template keeps one"
+    echo "blocking query (60 s wait) per dependency."
     echo
     echo "Requests by endpoint under churn (harender, then consul-template; \`total N seconds S\` first):"
     echo
