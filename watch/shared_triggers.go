@@ -41,13 +41,14 @@ import (
 // agent restart, a snapshot restore) does the same.
 
 // How long the services trigger waits for the checks trigger to reach its
-// index before calling a change unattributable: four times what the
-// checks trigger's last plain (non-blocking) answer took to arrive and be
-// read (5 MB at 10,000 checks), within these bounds. Too short a wait
-// refetches every service for a change the checks name.
+// index before calling a change unattributable: four times the longest
+// plain (non-blocking) answer of the checks trigger so far, asked and read
+// (5 MB at 10,000 checks: seconds on a loaded machine), within these
+// bounds. Too short a wait refetches every service for a change the checks
+// name; the wait delays only changes no check names.
 const (
 	minExplainWait = 250 * time.Millisecond
-	maxExplainWait = 5 * time.Second
+	maxExplainWait = 30 * time.Second
 )
 
 // trigger is one of the hub's blocking queries.
@@ -276,7 +277,7 @@ type checkLog struct {
 	order   []uint64      // changed's keys, oldest first
 	removed [][2]uint64   // (after, upTo]: a check left at an index in it
 	moved   chan struct{} // closed and replaced when index moves
-	cost    time.Duration // the last plain answer's time, asked and read
+	cost    time.Duration // the longest plain answer's time, asked and read
 }
 
 // checkLogSize bounds how many change indexes are remembered.
@@ -317,7 +318,7 @@ func (l *checkLog) record(index uint64, at []uint64, removed bool) {
 // took records how long a plain answer of the checks trigger took.
 func (l *checkLog) took(d time.Duration) {
 	l.mu.Lock()
-	l.cost = d
+	l.cost = max(l.cost, d)
 	l.mu.Unlock()
 }
 
