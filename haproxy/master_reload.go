@@ -15,6 +15,11 @@ var ErrReloadFailed = errors.New("reload failed")
 // ErrReloadUnconfirmed marks a reload whose outcome could not be observed in time.
 var ErrReloadUnconfirmed = errors.New("reload unconfirmed")
 
+// ErrReloadInProgress marks a reload the master turned down because a
+// worker is still starting (3.1+: "Another reload is still in progress."):
+// nothing was loaded or refused; try again shortly.
+var ErrReloadInProgress = errors.New("another reload is still in progress")
+
 // Default bound on confirming a reload when ctx has no deadline.
 const defaultReloadTimeout = 10 * time.Second
 
@@ -57,6 +62,9 @@ func (m *Master) Reload(ctx context.Context) (ReloadResult, error) {
 	}
 	if err == nil && supported {
 		res.Sync, res.Messages = true, msgs
+		if !ok && msgs == "Another reload is still in progress." {
+			return res, fmt.Errorf("reload on %s: %w", m.Path, ErrReloadInProgress)
+		}
 		if !ok {
 			return res, fmt.Errorf("%w on %s (Success=0):\n%s", ErrReloadFailed, m.Path, msgs)
 		}

@@ -117,7 +117,12 @@ func (p *Process) awaitReady(ctx context.Context, socket string) error {
 		case len(procs.Workers) == 0:
 			last = fmt.Errorf("master %d has no worker yet", p.PID())
 		default:
-			return nil
+			// 3.1+ lists a worker while it still loads its config (and
+			// may yet fail to bind); it answers the master's @1 only
+			// once it is ready.
+			if last = workerAnswers(ctx, m); last == nil {
+				return nil
+			}
 		}
 		select {
 		case <-p.done:
@@ -128,6 +133,17 @@ func (p *Process) awaitReady(ctx context.Context, socket string) error {
 		case <-time.After(readyPoll):
 		}
 	}
+}
+
+// workerAnswers asks the current worker for `show info` through the master.
+func workerAnswers(ctx context.Context, m *Master) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	reply, err := m.Command(ctx, "@1 show info")
+	if err == nil && !strings.Contains(reply, "\nPid: ") && !strings.HasPrefix(reply, "Pid: ") {
+		err = fmt.Errorf("the worker is not ready yet (@1 show info: %q)", firstLine(reply))
+	}
+	return err
 }
 
 // read copies HAProxy's output lines into the tail and to onLine until EOF.

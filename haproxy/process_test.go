@@ -147,13 +147,14 @@ func TestProcessStartStop(t *testing.T) {
 		if err := p.Stop(time.Second); err != nil {
 			t.Fatalf("second stop: %v", err)
 		}
-		// OnLine saw what Tail kept: at least the worker's birth.
+		// OnLine saw what Tail kept: at least the worker's birth ("New
+		// worker" before 3.1, "Initializing new worker" since).
 		close(lines)
 		var seen []string
 		for l := range lines {
 			seen = append(seen, l)
 		}
-		if !strings.Contains(p.Tail(), "New worker") || strings.Join(seen, "\n") != p.Tail() {
+		if !strings.Contains(strings.ToLower(p.Tail()), "new worker") || strings.Join(seen, "\n") != p.Tail() {
 			t.Errorf("OnLine saw %q; Tail = %q", seen, p.Tail())
 		}
 	})
