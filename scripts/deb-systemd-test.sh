@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# deb-systemd-test.sh: the installed harender.service under a real systemd,
-# by hand after dpkg -i (not part of make test; see below). systemd boots as
+# deb-systemd-test.sh: the installed harender.service under a real systemd;
+# deb-test.sh (make test) runs it after dpkg -i. systemd boots as
 # PID 1 of new pid, mount, network, uts and ipc namespaces, to a target with
 # nothing in it, and is kept from touching this machine: in its mount
 # namespace / is read-only and /run, /tmp, /var/tmp, /var/log, /var/lib and
@@ -17,8 +17,8 @@
 #   ExecStopPost writes -254, systemd restarts it, weight back to 0;
 #   systemctl stop: inactive, weight -254, HAProxy gone.
 # systemd also makes its cgroups at the top of this machine's cgroup trees
-# (there is no other systemd here); they are removed at the end. Not in
-# make test for that reason: run it on a machine of your own.
+# (there is no other systemd here); they are removed at the end. If any step
+# of that isolation fails, systemd is not started.
 # If systemd cannot boot in this sandbox it says so and exits 0 (skipped).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
