@@ -11,8 +11,8 @@
 # systemd-analyze verify passes on the installed unit; the installed binary
 # started by hand as the unit starts it (with Consul unreachable, so that it
 # renders nothing) serves /healthz 503 and leaves /etc/haproxy alone, then
-# stops on SIGTERM with exit 0; the unit under a real systemd
-# (scripts/deb-systemd-test.sh); dpkg -r removes all but the conffile and
+# stops on SIGTERM with exit 0; with DEB_SYSTEMD=1, the unit under a real
+# systemd (scripts/deb-systemd-test.sh); dpkg -r removes all but the conffile and
 # dpkg --purge that too.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -83,9 +83,13 @@ rc=0; wait "$pid" || rc=$?; pid=
 [ "$(sha256sum /etc/haproxy/haproxy.cfg 2>/dev/null || echo none)" = "$cfg_sum" ] &&
   ok "/etc/haproxy/haproxy.cfg untouched" || fail "/etc/haproxy/haproxy.cfg changed"
 
-# The installed unit under a real systemd in namespaces of its own (it says
-# "skipped" where systemd cannot boot).
-if scripts/deb-systemd-test.sh; then ok "deb-systemd-test.sh"; else fail "deb-systemd-test.sh"; fi
+# The installed unit under a real systemd in namespaces of its own
+# (scripts/deb-systemd-test.sh) runs only when asked: DEB_SYSTEMD=1. Booting
+# systemd on a shared CI machine makes top-level cgroups, and an early
+# version of that script let systemd-tmpfiles empty the host's /tmp.
+if [ "${DEB_SYSTEMD:-0}" = 1 ]; then
+  if scripts/deb-systemd-test.sh; then ok "deb-systemd-test.sh"; else fail "deb-systemd-test.sh"; fi
+fi
 
 check "dpkg -r harender" dpkg -r harender
 check "removed /usr/bin/harender" test ! -e /usr/bin/harender
