@@ -99,7 +99,7 @@ latency() {
 
     http-response set-header X-Rev {{ key "rev" }}
 
-frontend rt
+frontend rt-in
     bind 127.0.0.1:$((base + 81))
     default_backend rt
 
@@ -111,7 +111,7 @@ backend rt
 EOF
   "$bt" runtime -consul "$consul_addr" -init -targets "$((base + 11))=gw-a,$((base + 12))=gw-b"
   for v in $VERSIONS; do
-    case $v in 2.6) hb=$haproxy_26 ;; 3.0) hb=$haproxy_30 ;; *) hb=$v ;; esac
+    case $v in 2.6) hb=$haproxy_26 ;; 3.0) hb=$haproxy_30 ;; 3.4) hb=$bin/haproxy-3.4 ;; *) hb=$v ;; esac
     d=$tmp/lat-$v; mkdir -p "$d"
     curl -fsS -X PUT -d 0 "http://$consul_addr/v1/kv/rev" >/dev/null
     cat >"$d/harender.hcl" <<EOF
