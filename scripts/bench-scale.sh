@@ -168,7 +168,9 @@ c_conns=$(($(field "$tmp/sample-c-idle" conns_max) > $(field "$tmp/sample-c-chur
 h_rss=$(mib "$(field "$tmp/sample-h-churn" rss_max_kib)") c_rss=$(mib "$(field "$tmp/sample-c-churn" rss_max_kib)")
 h_rss_idle=$(mib "$(field "$tmp/sample-h-idle" rss_max_kib)") c_rss_idle=$(mib "$(field "$tmp/sample-c-idle" rss_max_kib)")
 h_hwm=$(mib "$(field "$tmp/sample-h-churn" hwm_kib)") c_hwm=$(mib "$(field "$tmp/sample-c-churn" hwm_kib)")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+ratio() { # ratio A B: "A/B x fewer", or what to say when B made none
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx fewer", a / b; else print "harender made none" }'
+}
 
 render="(skipped)" plan="(skipped)"
 if [ "$BENCH" = 1 ]; then
@@ -188,8 +190,8 @@ table=$(
 |---|---|---|---|
 | first complete render after start | ${h_first} s | ${c_first} s | |
 | open connections to the agent (max, idle and churn) | $h_conns | $c_conns | |
-| Consul requests a minute, idle (${IDLE} s) | ${h_rate[idle]} | ${c_rate[idle]} | $(ratio "${c_rate[idle]}" "${h_rate[idle]}")x fewer |
-| Consul requests a minute, churn ($RATE event/s, ${CHURN} s) | ${h_rate[churn]} | ${c_rate[churn]} | $(ratio "${c_rate[churn]}" "${h_rate[churn]}")x fewer |
+| Consul requests a minute, idle (${IDLE} s) | ${h_rate[idle]} | ${c_rate[idle]} | $(ratio "${c_rate[idle]}" "${h_rate[idle]}") |
+| Consul requests a minute, churn ($RATE event/s, ${CHURN} s) | ${h_rate[churn]} | ${c_rate[churn]} | $(ratio "${c_rate[churn]}" "${h_rate[churn]}") |
 | RSS idle, max | $h_rss_idle MiB | $c_rss_idle MiB | |
 | RSS under churn, max (VmHWM) | $h_rss MiB ($h_hwm) | $c_rss MiB ($c_hwm) | |
 | outputs byte-identical (cmp), after first render / after churn | $same_first / $same_churn | | |
