@@ -39,6 +39,13 @@ tmp=$(mktemp -d "${BENCH_TMP:-/var/tmp}/bench-scale.XXXXXX")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done # consul-template can linger
   wait 2>/dev/null || true
   [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
