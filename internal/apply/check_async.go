@@ -26,28 +26,21 @@ type pendingCheck struct {
 	done   chan error // the check's result, once
 }
 
-// startCheck stages HAProxy's candidate and checks it off the loop. It
-// reports false, and does nothing, when outs change more than HAProxy's
-// config: then Commit checks and writes them all together as usual.
-func (e *Engine) startCheck(ctx context.Context, outs []Output) bool {
+// startCheck checks HAProxy's staged candidate off the loop. It reports
+// false, and does nothing, when outs change more than HAProxy's config:
+// then Commit checks and writes them all together as usual.
+func (e *Engine) startCheck(ctx context.Context, outs []Output, st *renderer.Staged) bool {
 	g := newGeneration(e.o.Config, outs)
-	if g == nil || len(g.files) > 0 {
+	if g == nil || len(g.files) > 0 || st == nil {
 		return false
 	}
-	var main *Output
-	for i := range outs {
-		o := &outs[i]
+	for _, o := range outs {
 		if o.Dest == e.o.Config {
-			main = o
 			continue
 		}
 		if old, err := os.ReadFile(o.Dest); err != nil || !bytes.Equal(old, o.Data) {
 			return false
 		}
-	}
-	st, err := renderer.Stage(main.Dest, main.Data, main.Write)
-	if err != nil {
-		return false
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	p := &pendingCheck{outs: outs, hash: g.hash, staged: st, cancel: cancel, done: make(chan error, 1)}
@@ -56,6 +49,7 @@ func (e *Engine) startCheck(ctx context.Context, outs []Output) bool {
 		e.poke()
 	}()
 	e.pending = p
+	e.writeFailed = false // it was staged: the disk takes writes again
 	return true
 }
 

@@ -19,18 +19,24 @@ func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string
 		}
 		e.dropCheck() // a newer candidate supersedes it
 	}
-	early := e.serversFirst(ctx, outs)
+	staged, early := e.serversFirst(ctx, outs)
 	defer func() { e.triedEarly = nil }()
-	if early && e.o.CheckAsync && e.startCheck(ctx, outs) {
+	if early && e.o.CheckAsync && e.startCheck(ctx, outs, staged) {
 		return nil, nil // committed when its check passes (check_async.go)
+	}
+	if staged != nil {
+		staged.Discard() // Commit stages all outputs together
 	}
 	changed, err := e.Commit(ctx, outs)
 	if err != nil {
 		if early {
-			e.log.Error("the servers already sent to haproxy's runtime API are taken back: the candidate was refused",
+			e.log.Error("the servers already sent to haproxy's runtime API are taken back: the candidate could not be committed",
 				"error", err)
-			if cerr := e.Converge(ctx, "undo a refused candidate"); cerr != nil {
+			if cerr := e.Converge(ctx, "undo a candidate not committed"); cerr != nil {
 				e.log.Error("could not take the servers back yet; retrying", "error", cerr)
+			}
+			if e.writeFailed {
+				e.after(commitRetry) // Converge replaced Commit's wake-up
 			}
 		}
 		return changed, err
