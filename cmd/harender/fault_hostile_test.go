@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,12 +222,24 @@ func tryRegister(c *testenv.Consul, reg *api.AgentServiceRegistration, gw *teste
 // instances are there, and the bad addresses are left out by a comment.
 func checkBuiltinSafe(t *testing.T, cfg string, port int) {
 	t.Helper()
-	backend := cfg[strings.Index(cfg, "backend gateway"):]
+	start := strings.Index(cfg, "backend gateway")
+	if start < 0 {
+		start = strings.Index(cfg, "listen gateway") // HAProxy 3.3+
+	}
+	if start < 0 {
+		t.Fatalf("no backend gateway nor listen gateway in:\n%s", cfg)
+	}
+	backend := cfg[start:]
+	guid := regexp.MustCompile(`^[A-Za-z0-9._:-]{1,127}$`)
 	names := map[string]bool{}
 	for _, line := range strings.Split(backend, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 || f[0] != "server" {
 			continue
+		}
+		// From HAProxy 3.0 a server line ends with a guid.
+		if len(f) == 6 && f[4] == "guid" && guid.MatchString(f[5]) {
+			f = f[:4]
 		}
 		if len(f) != 4 || f[3] != "check" || len(f[1]) > 137 || strings.ContainsAny(f[1], "#;\"'\\") {
 			t.Errorf("unsafe server line from the built-in template: %.200q", line)
