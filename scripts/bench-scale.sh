@@ -95,7 +95,10 @@ for p in $hp $cp; do
 done
 
 cat >"$tmp/harender.hcl" <<EOF
-consul { address = "127.0.0.1:$hp" }
+consul {
+  address        = "127.0.0.1:$hp"
+  shared_queries = true
+}
 template {
   source      = "$tmp/scale.tmpl"
   destination = "$tmp/harender.out"

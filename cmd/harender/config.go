@@ -43,6 +43,10 @@ type ConsulConfig struct {
 	// this share of a service's instances (of 4 or more) is held this long.
 	MaxRemovalPercent int
 	RemovalHold       time.Duration
+	// SharedQueries serves every `service` of the default datacenter
+	// from a few catalog-wide blocking queries (watch/shared_hub.go).
+	// Off by default: see the README's "Shared queries".
+	SharedQueries bool
 }
 
 // SerfConfig is the Serf agent that serfMembers asks: its RPC address
@@ -159,6 +163,9 @@ func (c *Config) fromFile(p *parsedFile) error {
 		dur(b.RemovalHold, &c.Consul.RemovalHold, "removal_hold", 0, "consul")
 		if b.AllowEmptyService != nil {
 			c.Consul.AllowEmpty = *b.AllowEmptyService
+		}
+		if b.SharedQueries != nil {
+			c.Consul.SharedQueries = *b.SharedQueries
 		}
 		if pc := b.MaxRemovalPercent; pc != nil {
 			if *pc < 1 || *pc > 100 {

@@ -34,6 +34,7 @@ type consulBlock struct {
 	// Guards against data that would empty HAProxy (watch/keep_last.go,
 	// watch/mass_removal.go).
 	AllowEmptyService *bool       `hcl:"allow_empty_service,optional"`
+	SharedQueries     *bool       `hcl:"shared_queries,optional"`
 	MaxRemovalPercent *int        `hcl:"max_removal_percent,optional"`
 	RemovalHold       string      `hcl:"removal_hold,optional"`
 	SSL               *sslBlock   `hcl:"ssl,block"`

@@ -140,7 +140,7 @@ func watchOptions(cfg Config, log *slog.Logger, observe func(string, error)) wat
 		AllowEmpty: cfg.Consul.AllowEmpty,
 		Logger:     log,
 		Observe:    observe,
-		Shared:     true, // `service` queries share a few connections (watch/shared_hub.go); not under Once
+		Shared:     cfg.Consul.SharedQueries, // watch/shared_hub.go; not under Once
 
 		MaxRemovalPercent: cfg.Consul.MaxRemovalPercent,
 		RemovalHold:       cfg.Consul.RemovalHold,
