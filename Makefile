@@ -29,7 +29,7 @@ build:
 	$(GO) build -o $(BIN)/harender ./cmd/harender
 	$(GO) build -o $(BIN)/gateway ./examples/gateway
 
-deps: deps-apt $(HAPROXY30) $(HAPROXY34) $(CONSUL) consul-template fabio
+deps: deps-apt $(HAPROXY30) $(HAPROXY34) $(CONSUL) consul-template
 
 deps-apt:
 	@missing=""; \
@@ -55,7 +55,7 @@ $(CONSUL): tools/consul/go.mod
 # The README's test command. CI=true turns a missing binary into a failure.
 test: deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 	HAPROXY_BINS=$(HAPROXY30) $(GO) test -count=1 -race -short -timeout 15m ./cmd/harender/
 	$(MAKE) fuzz
@@ -135,7 +135,7 @@ $(BIN)/fabio: tools/fabio/go.mod tools/fabio/install.sh
 # wrk (tools/bench). Several minutes; writes docs/compare.md and .png. Not
 # part of make test. ARGS passes flags to the harness, e.g. ARGS=-smoke.
 .PHONY: compare bench-churn
-compare: deps build
+compare: deps fabio build
 	scripts/compare.sh $(ARGS)
 
 # Issue 8's churn table: harender (auto and reload = "always") beside
