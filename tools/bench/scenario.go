@@ -61,6 +61,7 @@ var scenarios = map[string]scenario{
 		length: func(o *options) time.Duration { return o.killFor + 5*time.Second },
 		run: func(e *env, r *recorder) error {
 			in := e.insts[2]
+			r.sleepUntil(0) // after the warm-up, as every scenario's first event
 			r.record("down", in.id, true)
 			e.crash(in)
 			r.sleepUntil(e.o.killFor)
