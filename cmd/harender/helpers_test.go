@@ -97,11 +97,11 @@ consul {
 	}
 	fmt.Fprintf(&b, `template {
   %s
-  params      = { service = "gateway", bind = %q }
+  params      = { service = "gateway", bind = %q, shm_stats_file = %q }
   destination = "haproxy.cfg"
 }
 haproxy {
-`, tmpl, s.bind)
+`, tmpl, s.bind, filepath.Join(dir, "stats.shm")) // HAProxy 3.4 leaves it behind: in the temp dir
 	attr := func(name, value string) { fmt.Fprintf(&b, "  %-19s = %s\n", name, value) }
 	attr("binary", strconv.Quote(haproxyBin))
 	attr("config", `"haproxy.cfg"`)
