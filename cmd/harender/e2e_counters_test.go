@@ -103,7 +103,7 @@ func countersSurviveReloads(t *testing.T, bin string) {
 	}
 	// wrk's timeouts (an answer slower than 2s) are a speed, and logged
 	// above, not asserted: on this 2-core machine 3.4 showed 0 to 8 per
-	// run of 10 reloads, an open question (README, Measured).
+	// run of 10 reloads, an open question (README, counters).
 	if n := res.Failed() - res.Timeout; n > 0 {
 		t.Errorf("%d requests failed: %s", n, res)
 	}
