@@ -66,6 +66,8 @@ template {
 	r := startRun(t, cfg)
 	r.waitHealthy(t)
 	count := func() int { b, _ := os.ReadFile(runs); return strings.Count(string(b), "ran") }
+	// Commands run off the loop: healthy may come before the run ends.
+	waitFor(t, r, "the command to run after the first render", func() bool { return count() >= 1 })
 	if n := count(); n != 1 {
 		t.Fatalf("after the first render the command ran %d times, want 1", n)
 	}
