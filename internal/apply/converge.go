@@ -22,7 +22,8 @@ func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string
 	staged, early := e.serversFirst(ctx, outs)
 	defer func() { e.triedEarly = nil }()
 	if early && e.o.CheckAsync && e.startCheck(ctx, outs, staged) {
-		return nil, nil // committed when its check passes (check_async.go)
+		// Committed when its check passes (check_async.go); it is a change.
+		return []string{e.o.Config}, nil
 	}
 	if staged != nil {
 		staged.Discard() // Commit stages all outputs together

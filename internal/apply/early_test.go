@@ -92,8 +92,12 @@ func TestAsyncCheckCommitsAfterHAProxyServes(t *testing.T) {
 	if err := r.apply(gatewayConfig("", "a:8001")); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.apply(gatewayConfig("", "a:8001", "b:8002")); err != nil {
+	changed, err := r.e.Apply(t.Context(), []Output{{Dest: r.cfg, Data: []byte(gatewayConfig("", "a:8001", "b:8002"))}}, "test")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(changed) != 1 || changed[0] != r.cfg {
+		t.Errorf("apply reported %v changed, want the config (its render is a change)", changed)
 	}
 	if r.hap.find("be/b") == nil {
 		t.Fatal("b not in haproxy when apply returned")
@@ -116,7 +120,7 @@ func TestAsyncCheckCommitsAfterHAProxyServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitWake()
-	err := r.e.Converge(t.Context(), "wake")
+	err = r.e.Converge(t.Context(), "wake")
 	var ce *haproxy.CheckError
 	if !errors.As(err, &ce) {
 		t.Fatalf("converge = %v, want the refusal", err)
