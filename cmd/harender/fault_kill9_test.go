@@ -160,13 +160,14 @@ func TestFaultKill9(t *testing.T) {
 		if err := render(t.Context()); err != nil {
 			t.Fatalf("render after the kills: %v", err)
 		}
-		left := leftovers(t, s.dir, "harender.hcl", "haproxy.cfg")
+		// stats.shm is HAProxy 3.4's shm-stats-file (helpers_test.go), not harender's.
+		left := leftovers(t, s.dir, "harender.hcl", "haproxy.cfg", "stats.shm")
 		cfg, _ := os.ReadFile(s.haproxyCfg)
 		writeFile(t, s.haproxyCfg+".candidate", string(cfg[:len(cfg)/2])) // as a kill mid-stage leaves it
 		if err := render(t.Context()); err != nil {
 			t.Fatalf("render over a left candidate: %v", err)
 		}
-		for _, f := range leftovers(t, s.dir, "harender.hcl", "haproxy.cfg") {
+		for _, f := range leftovers(t, s.dir, "harender.hcl", "haproxy.cfg", "stats.shm") {
 			left = append(left, f+" (destination unchanged)")
 		}
 
