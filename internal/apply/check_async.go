@@ -29,8 +29,7 @@ type pendingCheck struct {
 // startCheck checks HAProxy's staged candidate off the loop. It reports
 // false, and does nothing, when outs change more than HAProxy's config:
 // then Commit checks and writes them all together as usual.
-func (e *Engine) startCheck(ctx context.Context, outs []Output, st *renderer.Staged) bool {
-	g := newGeneration(e.o.Config, outs)
+func (e *Engine) startCheck(ctx context.Context, outs []Output, g *generation, st *renderer.Staged) bool {
 	if g == nil || len(g.files) > 0 || st == nil {
 		return false
 	}

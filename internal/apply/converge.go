@@ -13,15 +13,16 @@ import (
 // alone reaches HAProxy first, and is undone if haproxy -c then refuses
 // the candidate (early.go).
 func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string, error) {
+	g := newGeneration(e.o.Config, outs) // parsed once for the early path
 	if e.pending != nil {
-		if g := newGeneration(e.o.Config, outs); g != nil && g.hash == e.pending.hash {
+		if g != nil && g.hash == e.pending.hash {
 			return nil, nil // the same candidate, already being checked
 		}
 		e.dropCheck() // a newer candidate supersedes it
 	}
-	staged, early := e.serversFirst(ctx, outs)
+	staged, early := e.serversFirst(ctx, outs, g)
 	defer func() { e.triedEarly = nil }()
-	if early && e.o.CheckAsync && e.startCheck(ctx, outs, staged) {
+	if early && e.o.CheckAsync && e.startCheck(ctx, outs, g, staged) {
 		// Committed when its check passes (check_async.go); it is a change.
 		return []string{e.o.Config}, nil
 	}

@@ -16,13 +16,12 @@ import (
 // beside the config first, so that a disk that cannot take it leaves
 // HAProxy untouched. It reports whether it sent any step, with the staged
 // candidate.
-func (e *Engine) serversFirst(ctx context.Context, outs []Output) (*renderer.Staged, bool) {
+func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation) (*renderer.Staged, bool) {
 	d := e.desired
 	if d == nil || e.changed || e.force != "" || e.refused != "" || e.o.Reload != "auto" ||
 		!e.hasRuntime() || e.o.MasterSocket == "" || e.loaded == nil {
 		return nil, false
 	}
-	g := newGeneration(e.o.Config, outs)
 	if g == nil || g.parsed == nil || g.hash == d.hash || !sameFiles(g, d) {
 		return nil, false
 	}
@@ -38,7 +37,7 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output) (*renderer.Sta
 		return nil, false
 	}
 	steps, why := haproxy.Reconcile(g.parsed, obs)
-	if why != "" || len(steps) == 0 || e.movesNeedReload(ctx, steps) != "" {
+	if r, _ := e.movesNeedReload(ctx, steps); why != "" || len(steps) == 0 || r != "" {
 		return nil, false
 	}
 	for _, s := range steps {

@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/harender/harender/haproxy"
@@ -33,9 +32,6 @@ const moveDrainPoll = 250 * time.Millisecond
 // cannot drain: the server is the only one up in its backend, its
 // connections cannot be read, or it took longer than moveDrainLimit.
 func (e *Engine) drainMoves(ctx context.Context, steps []haproxy.Step, obs *haproxy.ServersState, why string) ([]haproxy.Step, string) {
-	if strings.HasPrefix(why, "haproxy version unknown") {
-		return steps, why
-	}
 	now := e.clock.Now()
 	hold := map[string]bool{} // servers whose other steps wait for the drain
 	var out []haproxy.Step

@@ -47,8 +47,10 @@ func (e *Engine) convergeServers(ctx context.Context, g *generation, drift, part
 			delete(e.moving, name) // moved back, or gone: nothing to drain for
 		}
 	}
-	if r := e.movesNeedReload(ctx, steps); r != "" {
-		steps, r = e.drainMoves(ctx, steps, obs, r)
+	if r, drain := e.movesNeedReload(ctx, steps); r != "" {
+		if drain {
+			steps, r = e.drainMoves(ctx, steps, obs, r)
+		}
 		if r != "" && !partial {
 			return needsReload(r)
 		}
@@ -132,19 +134,19 @@ func (e *Engine) retrying(s haproxy.Step) bool {
 // API at once: the release is unknown, or it keeps reusing idle
 // connections to a moved server's old address (2.x; seen on 2.6: 2
 // changes in 120 never reached clients), so each move drains first
-// (moves.go).
-func (e *Engine) movesNeedReload(ctx context.Context, steps []haproxy.Step) string {
+// (moves.go): drain reports that case.
+func (e *Engine) movesNeedReload(ctx context.Context, steps []haproxy.Step) (why string, drain bool) {
 	if !slices.ContainsFunc(steps, func(s haproxy.Step) bool { return s.Kind == haproxy.StepSetAddr }) {
-		return ""
+		return "", false
 	}
 	major, err := e.major(ctx)
 	if err != nil {
-		return "haproxy version unknown: " + err.Error()
+		return "haproxy version unknown: " + err.Error(), false
 	}
 	if major < 3 {
-		return fmt.Sprintf("a server address change on HAProxy %d.x", major)
+		return fmt.Sprintf("a server address change on HAProxy %d.x", major), true
 	}
-	return ""
+	return "", false
 }
 
 // major is the running HAProxy's major version, asked once per master.
