@@ -5,6 +5,7 @@
 package testbin
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -85,13 +87,46 @@ func HAProxyReleaseOf(t testing.TB, bin string) HAProxyRelease {
 	return HAProxyRelease{Version: m[1], Major: major, Minor: minor}
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback port that is free for TCP and UDP, picked
+// below the kernel's ephemeral range (32768 and up), so that no outgoing
+// connection takes it before the test binds it, and never handed out twice
+// in one test binary (the kernel may give the same ephemeral port twice in
+// a row, which once gave a Consul agent one port for two Serf pools).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.given == nil {
+		ports.given = map[int]bool{}
+	}
+	for range 200 {
+		p := 20000 + rand.IntN(12000)
+		if !ports.given[p] && portFree(p) {
+			ports.given[p] = true
+			return p
+		}
+	}
+	t.Fatal("no free loopback port in 20000-31999 after 200 tries")
+	return 0
+}
+
+// ports records what FreePort handed out in this process.
+var ports struct {
+	mu    sync.Mutex
+	given map[int]bool
+}
+
+func portFree(p int) bool {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
 }

@@ -40,7 +40,8 @@ func HAProxyReleaseOf(t testing.TB, bin string) HAProxyRelease {
 	return testbin.HAProxyReleaseOf(t, bin)
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort is testbin.FreePort: a loopback port free for TCP and UDP,
+// never handed out twice in one test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	return testbin.FreePort(t)
