@@ -13,6 +13,9 @@ type Change struct {
 	Servers []ServerUpdate // runtime API updates that suffice when Reload is false
 	Adds    []ServerAdd    // servers to create at runtime
 	Deletes []ServerDel    // servers to remove at runtime
+
+	AddBackends []BackendAdd // backends to create at runtime (PlanOptions)
+	DelBackends []string     // backends to delete at runtime (PlanOptions)
 }
 
 // ServerUpdate is a runtime change to one existing server; it carries the new values.
@@ -33,36 +36,58 @@ type ServerUpdate struct {
 // their servers: the address, port, weight or disabled state of servers that
 // exist in both, or servers added or removed in a backend whose balance
 // algorithm takes runtime servers.
-func Plan(old, new *Config) Change {
+func Plan(old, new *Config) Change { return PlanWith(old, new, PlanOptions{}) }
+
+// PlanWith is Plan for an HAProxy that can do what o says at runtime.
+func PlanWith(old, new *Config, o PlanOptions) Change {
 	if old == nil || new == nil {
 		return Change{Reload: true, Reason: "no previous config"}
 	}
 	oldKeys, newKeys := sectionKeys(old), sectionKeys(new)
 	oldSet, newSet := setOf(oldKeys), setOf(newKeys)
+	var ch Change
+	var added, removed []*Section
+	var oldAt, newAt []int // the sections in both, in each file's order
 	for i, k := range newKeys {
 		if !oldSet[k] {
-			return reload("%s: section added", sectionLabel(new.Sections[i]))
+			added = append(added, new.Sections[i])
+		} else {
+			newAt = append(newAt, i)
 		}
 	}
 	for i, k := range oldKeys {
 		if !newSet[k] {
-			return reload("%s: section removed", sectionLabel(old.Sections[i]))
+			removed = append(removed, old.Sections[i])
+		} else {
+			oldAt = append(oldAt, i)
 		}
 	}
-	if !slices.Equal(oldKeys, newKeys) {
-		return reload("sections reordered")
+	if !o.RuntimeBackends {
+		if len(added) > 0 {
+			return reload("%s: section added", sectionLabel(added[0]))
+		}
+		if len(removed) > 0 {
+			return reload("%s: section removed", sectionLabel(removed[0]))
+		}
+	} else if why := planBackends(new, added, removed, &ch); why != "" {
+		return reload("%s", why)
 	}
-	var ch Change
-	for i, ns := range new.Sections {
-		ups, reason := planSection(old.Sections[i], ns)
+	for j := range newAt {
+		if oldKeys[oldAt[j]] != newKeys[newAt[j]] {
+			return reload("sections reordered")
+		}
+	}
+	for j, i := range newAt {
+		ns, olds := new.Sections[i], old.Sections[oldAt[j]]
+		ups, reason := planSection(olds, ns)
 		if reason == errMembership {
-			adds, dels, why := planMembership(new, old.Sections[i], ns)
+			adds, dels, why := planMembership(new, olds, ns)
 			if why != "" {
 				return reload("%s: %s", sectionLabel(ns), why)
 			}
 			ch.Adds = append(ch.Adds, adds...)
 			ch.Deletes = append(ch.Deletes, dels...)
-			ups, reason = planServers(ns.Name, old.Sections[i], ns)
+			ups, reason = planServers(ns.Name, olds, ns)
 		}
 		if reason != "" {
 			return reload("%s: %s", sectionLabel(ns), reason)

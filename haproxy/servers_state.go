@@ -127,7 +127,12 @@ func (s *ServersState) Bytes() []byte {
 
 // ServersState runs `show servers state` and parses it.
 func (r *Runtime) ServersState(ctx context.Context) (*ServersState, error) {
-	reply, err := r.Command(ctx, "show servers state")
+	return r.backendServersState(ctx, "")
+}
+
+// backendServersState is `show servers state [BACKEND]`, parsed.
+func (r *Runtime) backendServersState(ctx context.Context, backend string) (*ServersState, error) {
+	reply, err := r.Command(ctx, strings.TrimSpace("show servers state "+backend))
 	if err != nil {
 		return nil, err
 	}
