@@ -95,7 +95,7 @@ func (e *Engine) converge(ctx context.Context, why string) error {
 		return err
 	}
 	for range 2 {
-		reason := e.reloadReason(e.desired, procs, known)
+		reason := e.reloadReason(ctx, e.desired, procs, known)
 		partial := false
 		if reason != "" {
 			done, err := e.reloadIfDue(ctx, reason, drift)
@@ -105,9 +105,18 @@ func (e *Engine) converge(ctx context.Context, why string) error {
 			partial = !done
 			drift = false // a reload leaves nothing of the old state to call drift
 		}
-		err := e.convergeServers(ctx, e.desired, drift, partial)
+		var err error
+		if !partial {
+			err = e.addBackends(ctx, e.desired, drift) // backends.go
+		}
+		if err == nil {
+			err = e.convergeServers(ctx, e.desired, drift, partial)
+		}
 		if err == nil && !partial {
 			err = e.convergeMaps(ctx, e.desired, drift) // maps.go
+		}
+		if err == nil && !partial {
+			err = e.delBackends(ctx, e.desired, drift)
 		}
 		var nr needsReload
 		if errors.As(err, &nr) && e.force == "" {
@@ -166,7 +175,7 @@ func (e *Engine) observe(ctx context.Context, drift bool) (procs haproxy.Procs, 
 
 // reloadReason says why HAProxy must reload to run generation d, or ""
 // when the runtime API can do the rest.
-func (e *Engine) reloadReason(d *generation, procs haproxy.Procs, known bool) string {
+func (e *Engine) reloadReason(ctx context.Context, d *generation, procs haproxy.Procs, known bool) string {
 	switch {
 	case e.loaded == nil:
 		return "no record of the config HAProxy loaded"
@@ -184,11 +193,12 @@ func (e *Engine) reloadReason(d *generation, procs haproxy.Procs, known bool) st
 	case d.parsed == nil || e.loaded.parsed == nil:
 		return "config not understood by harender's parser"
 	}
-	if ch := haproxy.Plan(e.loaded.parsed, d.parsed); ch.Reload {
+	o := e.planOptions(ctx) // backends.go
+	if ch := haproxy.PlanWith(e.loaded.parsed, d.parsed, o); ch.Reload {
 		return ch.Reason
 	}
 	if a := e.applied; a != nil && a.hash != d.hash && a.parsed != nil {
-		if ch := haproxy.Plan(a.parsed, d.parsed); ch.Reload {
+		if ch := haproxy.PlanWith(a.parsed, d.parsed, o); ch.Reload {
 			return ch.Reason
 		}
 	}

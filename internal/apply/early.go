@@ -29,7 +29,7 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 		return nil, false
 	}
 	procs, err := e.hap.ShowProc(ctx)
-	if err != nil || e.reloadReason(g, procs, true) != "" {
+	if err != nil || e.reloadReason(ctx, g, procs, true) != "" {
 		return nil, false
 	}
 	obs, err := e.hap.ServersState(ctx)

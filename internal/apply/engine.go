@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/harender/harender/haproxy"
 )
 
 // Options are the engine's settings.
@@ -70,15 +72,15 @@ type Engine struct {
 	refused     string    // the generation HAProxy refused to load, retried with backoff
 	noMaster    string    // the last reload reason logged as impossible, to log it once
 	proc        Process
-	seenRunning bool                 // this run has seen HAProxy running
-	procDone    chan struct{}        // closed when the goroutine watching proc ends
-	weight      *weightFile          // nil without a VRRP weight file
-	versions    map[int]int          // HAProxy major version per master pid
-	busy        map[string]bool      // removed servers still busy, deleted on a retry
-	triedEarly  map[string]bool      // servers found busy by serversFirst, during one Apply
-	moving      map[string]time.Time // servers draining before a move on 2.x (moves.go)
-	pending     *pendingCheck        // a candidate in HAProxy, its check running (check_async.go)
-	prechecked  string               // the generation whose check passed off the loop
+	seenRunning bool                    // this run has seen HAProxy running
+	procDone    chan struct{}           // closed when the goroutine watching proc ends
+	weight      *weightFile             // nil without a VRRP weight file
+	versions    map[int]haproxy.Version // HAProxy's release per master pid
+	busy        map[string]bool         // removed servers still busy, deleted on a retry
+	triedEarly  map[string]bool         // servers found busy by serversFirst, during one Apply
+	moving      map[string]time.Time    // servers draining before a move on 2.x (moves.go)
+	pending     *pendingCheck           // a candidate in HAProxy, its check running (check_async.go)
+	prechecked  string                  // the generation whose check passed off the loop
 
 	wake   chan struct{}
 	timer  Timer
@@ -103,7 +105,7 @@ func New(o Options) *Engine {
 	}
 	e := &Engine{
 		o: o, hap: o.HAProxy, clock: o.Clock, log: o.Logger, m: o.Metrics,
-		versions: map[int]int{}, busy: map[string]bool{}, moving: map[string]time.Time{}, wake: make(chan struct{}, 1),
+		versions: map[int]haproxy.Version{}, busy: map[string]bool{}, moving: map[string]time.Time{}, wake: make(chan struct{}, 1),
 	}
 	e.cmds = newCommandRunner(e.log, e.m)
 	e.weight = newWeightFile(o.VRRPWeightFile, e.log)

@@ -139,31 +139,33 @@ func (e *Engine) movesNeedReload(ctx context.Context, steps []haproxy.Step) (why
 	if !slices.ContainsFunc(steps, func(s haproxy.Step) bool { return s.Kind == haproxy.StepSetAddr }) {
 		return "", false
 	}
-	major, err := e.major(ctx)
+	v, err := e.release(ctx)
 	if err != nil {
 		return "haproxy version unknown: " + err.Error(), false
 	}
-	if major < 3 {
-		return fmt.Sprintf("a server address change on HAProxy %d.x", major), true
+	if !v.Has(haproxy.FeatureAddrPurgesIdle) {
+		return fmt.Sprintf("a server address change on HAProxy %d.x", v.Major), true
 	}
 	return "", false
 }
 
-// major is the running HAProxy's major version, asked once per master.
-func (e *Engine) major(ctx context.Context) (int, error) {
+// release is the running HAProxy's release (show info), asked once per
+// master.
+func (e *Engine) release(ctx context.Context) (haproxy.Version, error) {
 	key := 0
 	if e.loaded != nil {
 		key = e.loaded.masterPID
 	}
-	if m, ok := e.versions[key]; ok {
-		return m, nil
+	if v, ok := e.versions[key]; ok {
+		return v, nil
 	}
-	m, _, err := e.hap.Version(ctx)
+	major, minor, err := e.hap.Version(ctx)
 	if err != nil {
-		return 0, err
+		return haproxy.Version{}, err
 	}
-	e.versions[key] = m
-	return m, nil
+	v := haproxy.Version{Major: major, Minor: minor}
+	e.versions[key] = v
+	return v, nil
 }
 
 // describe lists steps for a log line, the first few in full.

@@ -67,3 +67,13 @@ func HAProxyVersion(bin string) string {
 	line, _, _ := strings.Cut(string(out), "\n")
 	return fmt.Sprint(line)
 }
+
+// HAProxyHas reports whether the binary's release has feature f.
+func HAProxyHas(t testing.TB, bin string, f haproxy.Feature) bool {
+	t.Helper()
+	v, err := haproxy.BinaryVersion(t.Context(), bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Has(f)
+}
