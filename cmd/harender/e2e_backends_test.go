@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,4 +139,64 @@ func spread(ds []time.Duration) string {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return fmt.Sprintf("median %s, max %s", s[len(s)/2].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+}
+
+// TestRunRepairsBackendsAfterRestart, on HAProxy 3.4, with HAProxy running
+// on its own: while harender is stopped, an operator deletes a backend
+// the config has, adds one it has not, and a new service registers. The
+// harender that starts again repairs all three at runtime, with no reload.
+func TestRunRepairsBackendsAfterRestart(t *testing.T) {
+	testenv.ForEachHAProxy(t, func(t *testing.T, bin string) {
+		if !testenv.HAProxyHas(t, bin, haproxy.FeatureRuntimeBackends) {
+			t.Skip("no runtime backends before 3.4")
+		}
+		consul := testenv.StartConsul(t)
+		startSlowRouteBackend(t, consul, "svc-a", "urlprefix-/svc-a")
+		startSlowRouteBackend(t, consul, "svc-b", "urlprefix-/svc-b")
+		consul.WaitPassing(t, "svc-b", 1)
+		s := routesSetup(t, consul.Addr, bin)
+		text, _ := os.ReadFile(s.config)
+		writeFile(t, s.config, strings.Replace(string(text), "start               = true", "start               = false", 1))
+		renderAndStartHAProxy(t, bin, s)
+		served := func(svc string) func() bool {
+			return func() bool { _, body := routeGet(s.bind, "", "/"+svc+"/x"); return body == svc+" /"+svc+"/x" }
+		}
+		r := startRun(t, s.config)
+		r.waitHealthy(t)
+		waitFor(t, r, "svc-b served", served("svc-b"))
+		if code := r.stop(t); code != exitOK {
+			t.Fatalf("harender run exited %d", code)
+		}
+		master := &haproxy.Master{Path: s.master}
+		procs, err := master.ShowProc(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := &haproxy.Runtime{Path: s.runtime}
+		if err := rt.DelBackend(t.Context(), "svc-b"); err != nil {
+			t.Fatalf("operator's del backend: %v", err)
+		}
+		if err := rt.AddBackend(t.Context(), haproxy.BackendAdd{Name: "stray", From: "routes.backend"}); err != nil {
+			t.Fatalf("operator's add backend: %v", err)
+		}
+		startSlowRouteBackend(t, consul, "svc-c", "urlprefix-/svc-c")
+
+		r2 := startRun(t, s.config)
+		waitFor(t, r2, "svc-b served again", served("svc-b"))
+		waitFor(t, r2, "svc-c served", served("svc-c"))
+		waitFor(t, r2, "the stray backend deleted", func() bool {
+			names, err := rt.ShowBackends(t.Context())
+			return err == nil && !slices.Contains(names, "stray")
+		})
+		if !served("svc-a")() {
+			t.Errorf("svc-a is no longer served")
+		}
+		after, err := master.ShowProc(t.Context())
+		if err != nil || after.Master.PID != procs.Master.PID || after.Master.Reloads != procs.Master.Reloads {
+			t.Errorf("show proc: master %+v, was %+v (%v); want no reload", after.Master, procs.Master, err)
+		}
+		if logs := r2.Logs(); !strings.Contains(logs, "stray") || !strings.Contains(logs, "svc-b") {
+			t.Errorf("the repairs are not logged:\n%s", lastLines(logs, 20))
+		}
+	})
 }
