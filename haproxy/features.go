@@ -43,7 +43,8 @@ const (
 	FeatureAddrPurgesIdle Feature = "addr-purges-idle"
 	// FeatureRuntimeBackends: `add backend NAME from DEFAULTS`, `publish
 	// backend`, `unpublish backend`, `wait be-removable`, `del backend`.
-	// 3.4.0 still asks for `experimental-mode on` before add and del.
+	// The management guide marks add and del experimental; 3.4.0 takes
+	// them without `experimental-mode on`, which harender sends anyway.
 	FeatureRuntimeBackends Feature = "add-backend"
 	// FeatureUniqueProxyNames: a frontend and a backend may not share a
 	// name ("no longer supported as of 3.3").
