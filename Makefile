@@ -95,6 +95,9 @@ FUZZTIME ?= 5s
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+# Go benchmarks of render and plan. The end-to-end measurements are their
+# own targets: bench-scale, bench-churn, bench-services (new services
+# added and removed, harender vs consul-template on HAProxy 3.4 and 3.0).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/
 
@@ -146,3 +149,14 @@ bench-churn: deps build
 EVENTS   ?= 100
 INTERVAL ?= 250ms
 KV_EVERY ?= 0
+
+# Issue 11's service churn: SERVICES routed services (urlprefix-/svc-NN)
+# added one by one, then removed, under wrk on a stable route: harender's
+# routes template and consul-template + HAProxy, each on HAProxy 3.4 and
+# 3.0 (tools/bench -scenarios services): reloads, failed requests,
+# registration to first 200, deregistration to 404, CPU. About 3 minutes;
+# writes docs/compare-services.md. Not part of make test.
+.PHONY: bench-services
+bench-services: deps build
+	SERVICES=$(SERVICES) scripts/bench-services.sh $(ARGS)
+SERVICES ?= 20

@@ -32,10 +32,12 @@ func main() {
 type options struct {
 	stacks, scenarios                        string
 	events, flaps, probes, conns, kvEvery    int
+	services                                 int
 	portBase                                 int
 	interval, killFor                        time.Duration
 	harender, consul, consulTemplate, fabio  string
 	serf, haproxy26, haproxy30, wrk, gnuplot string
+	haproxy34                                string
 	reloadScript, serfHandler                string
 	work, out, plot, title, command          string
 	keep, smoke                              bool
@@ -47,8 +49,9 @@ func run(args []string) int {
 	bin := filepath.Join(root, "bin")
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&o.stacks, "stacks", "harender@2.6,harender@3.0,consul-template@2.6,consul-template@3.0,fabio,serf@2.6,serf@3.0", "`LIST` of stacks: harender, harender-always, consul-template, serf, harender-serf (each @2.6 or @3.0), fabio")
-	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, kill, flap")
+	fs.StringVar(&o.stacks, "stacks", "harender@2.6,harender@3.0,consul-template@2.6,consul-template@3.0,fabio,serf@2.6,serf@3.0", "`LIST` of stacks: harender, harender-always, consul-template, serf, harender-serf (each @2.6, @3.0 or @3.4), fabio")
+	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, kill, flap; or services alone (harender and consul-template stacks)")
+	fs.IntVar(&o.services, "services", 20, "services: routed services added, then removed, one by one")
 	fs.IntVar(&o.events, "events", 100, "churn: membership events")
 	fs.DurationVar(&o.interval, "interval", 250*time.Millisecond, "churn: time between events")
 	fs.IntVar(&o.kvEvery, "kv-every", 0, "churn: after every `K`-th event, a write of the KV key the template reads (0: none)")
@@ -71,6 +74,7 @@ func run(args []string) int {
 	fs.StringVar(&o.serf, "serf", "/usr/bin/serf", "serf `BINARY`")
 	fs.StringVar(&o.haproxy26, "haproxy-2.6", "/usr/sbin/haproxy", "HAProxy 2.6 `BINARY`")
 	fs.StringVar(&o.haproxy30, "haproxy-3.0", filepath.Join(bin, "haproxy-3.0"), "HAProxy 3.0 `BINARY`")
+	fs.StringVar(&o.haproxy34, "haproxy-3.4", filepath.Join(bin, "haproxy-3.4"), "HAProxy 3.4 `BINARY`")
 	fs.StringVar(&o.wrk, "wrk", "wrk", "wrk `BINARY`")
 	fs.StringVar(&o.gnuplot, "gnuplot", "gnuplot", "gnuplot `BINARY`")
 	fs.StringVar(&o.reloadScript, "reload-script", filepath.Join(root, "scripts", "compare-haproxy-reload.sh"), "`SCRIPT` HAPROXY CFG MASTER_SOCKET: check and reload (consul-template, Serf handler)")
@@ -95,6 +99,15 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
+	}
+	if o.scenarios == "services" {
+		for _, sp := range specs {
+			if sp.kind != "harender" && sp.kind != "consul-template" {
+				fmt.Fprintf(os.Stderr, "bench: stack %q: the services scenario runs harender and consul-template only\n", sp.name)
+				return 2
+			}
+		}
+		return servicesMain(o, specs)
 	}
 	var scs []scenario
 	for _, name := range strings.Split(o.scenarios, ",") {

@@ -50,8 +50,10 @@ func parseStacks(list string, o *options) ([]stackSpec, error) {
 				sp.haproxy = o.haproxy26
 			case "3.0":
 				sp.haproxy = o.haproxy30
+			case "3.4":
+				sp.haproxy = o.haproxy34
 			default:
-				return nil, fmt.Errorf("stack %q: HAProxy version must be 2.6 or 3.0", s)
+				return nil, fmt.Errorf("stack %q: HAProxy version must be 2.6, 3.0 or 3.4", s)
 			}
 		case "fabio":
 			if ver != "" {

@@ -128,9 +128,9 @@ func TestTable(t *testing.T) {
 }
 
 func TestParseStacks(t *testing.T) {
-	o := &options{haproxy26: "/h26", haproxy30: "/h30"}
-	sp, err := parseStacks("harender@2.6, fabio,serf@3.0", o)
-	if err != nil || len(sp) != 3 || sp[0].haproxy != "/h26" || sp[1].haproxy != "" || sp[2].haproxy != "/h30" {
+	o := &options{haproxy26: "/h26", haproxy30: "/h30", haproxy34: "/h34"}
+	sp, err := parseStacks("harender@2.6, fabio,serf@3.0,consul-template@3.4", o)
+	if err != nil || len(sp) != 4 || sp[0].haproxy != "/h26" || sp[1].haproxy != "" || sp[2].haproxy != "/h30" || sp[3].haproxy != "/h34" {
 		t.Fatalf("got %+v, %v", sp, err)
 	}
 	for _, bad := range []string{"harender", "fabio@2.6", "nginx@2.6", "harender@2.4"} {

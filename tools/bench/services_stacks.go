@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/harender/harender/haproxy"
+)
+
+// routesHarender: `harender run` with the built-in template "routes" (a
+// config block and a map block), which starts HAProxy itself. On 3.4 it
+// adds and deletes backends at runtime; on 2.6 and 3.0 a new or removed
+// service reloads.
+type routesHarender struct{ bin string }
+
+func (h *routesHarender) prepare(e *env) error {
+	hcl := fmt.Sprintf(`consul {
+  address = %q
+}
+listen = %q
+template {
+  builtin     = "routes"
+  params      = { bind = %q, map = %q, check_path = "/health" }
+  destination = %q
+}
+template {
+  builtin     = "routes"
+  params      = { output = "map" }
+  destination = %q
+}
+haproxy {
+  binary            = %q
+  config            = %q
+  master_socket     = %q
+  runtime_socket    = %q
+  server_state_file = %q
+  pid_file          = %q
+  start             = true
+}
+`, addr(e.ports.consulHTTP()), addr(e.ports.metrics()), addr(e.ports.front()), e.path("routes.map"),
+		e.path("haproxy.cfg"), e.path("routes.map"), h.bin, e.path("haproxy.cfg"),
+		e.path("master.sock"), e.path("admin.sock"), e.path("server-state"), e.path("haproxy.pid"))
+	return os.WriteFile(e.path("harender.hcl"), []byte(hcl), 0o644)
+}
+
+func (h *routesHarender) start(e *env) error {
+	_, err := e.ps.start("harender", nil, e.o.harender, "run", "--config", e.path("harender.hcl"))
+	return err
+}
+
+func (h *routesHarender) reloads(e *env) int { return masterReloads(e) }
+func (h *routesHarender) runtime(e *env) int { return -1 }
+func (h *routesHarender) controller() string { return "harender" }
+
+// routesCT: consul-template renders haproxy.cfg from routesTemplate and
+// runs the check-and-reload script (haproxy -c, then "reload" on the
+// master socket) after every change.
+type routesCT struct{ bin string }
+
+func (c *routesCT) prepare(e *env) error {
+	return os.WriteFile(e.path("haproxy.cfg.tmpl"), []byte(routesTemplate(e)), 0o644)
+}
+
+func (c *routesCT) start(e *env) error {
+	cmd := fmt.Sprintf("%s %s %s %s", e.o.reloadScript, c.bin, e.path("haproxy.cfg"), e.path("master.sock"))
+	if _, err := e.ps.start("consul-template", nil, e.o.consulTemplate,
+		"-consul-addr", addr(e.ports.consulHTTP()), "-log-level", "warn",
+		"-template", e.path("haproxy.cfg.tmpl")+":"+e.path("haproxy.cfg")+":"+cmd); err != nil {
+		return err
+	}
+	return startHAProxy(e, c.bin, 1)
+}
+
+func (c *routesCT) reloads(e *env) int { return masterReloads(e) }
+func (c *routesCT) runtime(*env) int   { return -1 }
+func (c *routesCT) controller() string { return "consul-template" }
+
+// routesTemplate is the consul-template equivalent of harender's "routes"
+// template for path routes, written the way consul-template users route by
+// tag: a use_backend rule per tag urlprefix-/PATH, a backend per service
+// with such a tag, a server per passing instance. HAProxy's settings are
+// those the routes template renders: the same global and defaults
+// sections, and a named defaults section for the backends with the same
+// balance, health check and server timing.
+func routesTemplate(e *env) string {
+	return fmt.Sprintf(`# make bench-services: consul-template's equivalent of the routes template.
+global
+    log stderr format short local0 notice
+    stats socket %s mode 600 level admin expose-fd listeners
+    server-state-file %s
+    hard-stop-after 30s
+
+defaults
+    mode http
+    option idle-close-on-response
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 10s
+    retries 3
+    option redispatch 1
+    retry-on all-retryable-errors
+    load-server-state-from-file global
+
+frontend routes.fe
+    bind %s
+{{- range services }}{{ $svc := .Name }}{{ range .Tags }}{{ if regexMatch "^urlprefix-/" . }}
+    use_backend {{ $svc }} if { path_beg {{ replaceAll "urlprefix-" "" . }} }
+{{- end }}{{ end }}{{ end }}
+    default_backend no_route
+
+defaults backends
+    mode http
+    option idle-close-on-response
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-keep-alive 10s
+    retries 3
+    option redispatch 1
+    retry-on all-retryable-errors
+    load-server-state-from-file global
+    balance roundrobin
+    option httpchk GET /health
+    http-check expect status 200
+    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2 pool-purge-delay 500ms
+
+backend no_route
+    http-request return status 404 content-type text/plain string "no route"
+{{- range services }}{{ $svc := .Name }}{{ $routed := false }}{{ range .Tags }}{{ if regexMatch "^urlprefix-/" . }}{{ $routed = true }}{{ end }}{{ end }}{{ if $routed }}
+
+backend {{ $svc }}
+{{- range service $svc }}
+    server {{ .ID }} {{ .Address }}:{{ .Port }} check
+{{- end }}
+{{- end }}{{ end }}
+`, e.path("admin.sock"), e.path("server-state"), addr(e.ports.front()))
+}
+
+// leftBackends counts the backends of routed services (svc-*) that HAProxy
+// still has; -1 when the runtime API did not answer.
+func leftBackends(e *env) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names, err := (&haproxy.Runtime{Path: e.path("admin.sock")}).ShowBackends(ctx)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, b := range names {
+		if strings.HasPrefix(b, "svc-") {
+			n++
+		}
+	}
+	return n
+}
