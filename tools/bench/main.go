@@ -37,7 +37,7 @@ type options struct {
 	interval, killFor                        time.Duration
 	harender, consul, consulTemplate, fabio  string
 	serf, haproxy26, haproxy30, wrk, gnuplot string
-	haproxy34                                string
+	haproxy34, rev                           string
 	reloadScript, serfHandler                string
 	work, out, plot, title, command          string
 	keep, smoke                              bool
@@ -67,6 +67,7 @@ func run(args []string) int {
 	fs.StringVar(&o.plot, "plot", "", "PNG `FILE` for the plot (needs gnuplot)")
 	fs.StringVar(&o.title, "title", "make compare", "report title")
 	fs.StringVar(&o.command, "command", "", "the command line to print in the report")
+	fs.StringVar(&o.rev, "rev", "", "harender's revision as the services report states it (default: git describe --always --dirty)")
 	fs.StringVar(&o.harender, "harender", filepath.Join(bin, "harender"), "harender `BINARY`")
 	fs.StringVar(&o.consul, "consul", filepath.Join(bin, "consul"), "consul `BINARY`")
 	fs.StringVar(&o.consulTemplate, "consul-template", filepath.Join(bin, "consul-template"), "consul-template `BINARY`")
@@ -101,6 +102,9 @@ func run(args []string) int {
 		return 2
 	}
 	if o.scenarios == "services" {
+		if o.rev == "" {
+			o.rev = firstLine(gitRev())
+		}
 		for _, sp := range specs {
 			if sp.kind != "harender" && sp.kind != "consul-template" {
 				fmt.Fprintf(os.Stderr, "bench: stack %q: the services scenario runs harender and consul-template only\n", sp.name)

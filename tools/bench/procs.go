@@ -31,27 +31,37 @@ type procs struct {
 // cpu is the CPU time of the named program so far, with that of the
 // children it has waited for (haproxy -c, reload scripts); -1 if unknown.
 func (ps *procs) cpu(name string) time.Duration {
+	own, children := ps.cpuParts(name)
+	if own < 0 {
+		return -1
+	}
+	return own + children
+}
+
+// cpuParts is the named program's own CPU time and that of the children it
+// has waited for; -1, -1 if unknown.
+func (ps *procs) cpuParts(name string) (own, children time.Duration) {
 	p := ps.byName[name]
 	if p == nil || p.exited() {
-		return -1
+		return -1, -1
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
-		return -1
+		return -1, -1
 	}
 	// Fields after the ")" that ends the command name: utime is the 12th,
 	// then stime, cutime, cstime, in clock ticks (100 a second on Linux).
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 15 {
-		return -1
+		return -1, -1
 	}
-	var ticks int64
-	for _, v := range f[11:15] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		ticks += n
+	var ticks [4]int64
+	for i, v := range f[11:15] {
+		ticks[i], _ = strconv.ParseInt(v, 10, 64)
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	tick := 10 * time.Millisecond
+	return time.Duration(ticks[0]+ticks[1]) * tick, time.Duration(ticks[2]+ticks[3]) * tick
 }
 
 // start runs bin with args, env added to the harness's own.

@@ -30,6 +30,7 @@ type serviceResult struct {
 	Added, Gone  []time.Duration // registration → first 200; deregistration → 404
 	Throughput   float64
 	CPU          time.Duration // the controller's CPU time over the run; -1: not measured
+	ChildCPU     time.Duration // of which its children's (haproxy -c, reload scripts)
 	Backends     int           // backends HAProxy still has at the end besides stable's; -1: unknown
 	Load         string
 	Err          string
@@ -126,7 +127,8 @@ func measureServices(e *env, sp stackSpec, res *serviceResult) error {
 		return err
 	}
 	time.Sleep(time.Second) // let the first health checks settle
-	r0, c0 := st.reloads(e), e.ps.cpu(st.controller())
+	r0 := st.reloads(e)
+	c0, k0 := e.ps.cpuParts(st.controller())
 
 	wrkOut := &bytes.Buffer{}
 	wrk := exec.Command(e.o.wrk, "-t", "2", "-c", fmt.Sprint(e.o.conns), "-d", "3600s", "--timeout", "10s",
@@ -155,8 +157,8 @@ func measureServices(e *env, sp stackSpec, res *serviceResult) error {
 	if r1 := st.reloads(e); r0 >= 0 && r1 >= 0 {
 		res.Reloads = r1 - r0
 	}
-	if c1 := e.ps.cpu(st.controller()); c0 >= 0 && c1 >= 0 {
-		res.CPU = c1 - c0
+	if c1, k1 := e.ps.cpuParts(st.controller()); c0 >= 0 && c1 >= 0 {
+		res.CPU, res.ChildCPU = c1+k1-c0-k0, k1-k0
 	}
 	res.Backends = leftBackends(e)
 	return nil
@@ -166,6 +168,12 @@ func measureServices(e *env, sp stackSpec, res *serviceResult) error {
 // is served, then deregisters them, each once the one before answers 404.
 func churnServices(e *env, res *serviceResult) error {
 	front, limit := e.ports.front(), 30*time.Second
+	var log strings.Builder // events.tsv: wall-clock times, to read beside the logs
+	log.WriteString("time\tevent\tservice\tlatency_ms\n")
+	defer func() { os.WriteFile(e.path("events.tsv"), []byte(log.String()), 0o644) }()
+	note := func(t0 time.Time, what, name string) {
+		fmt.Fprintf(&log, "%s\t%s\t%s\t%.1f\n", t0.UTC().Format("15:04:05.000"), what, name, float64(time.Since(t0))/1e6)
+	}
 	for _, in := range e.insts[1:] {
 		t0 := time.Now()
 		if err := registerRouted(e, in); err != nil {
@@ -175,6 +183,7 @@ func churnServices(e *env, res *serviceResult) error {
 			return err
 		}
 		res.Added = append(res.Added, time.Since(t0))
+		note(t0, "register", in.id)
 	}
 	for _, in := range e.insts[1:] {
 		t0 := time.Now()
@@ -185,6 +194,7 @@ func churnServices(e *env, res *serviceResult) error {
 			return err
 		}
 		res.Gone = append(res.Gone, time.Since(t0))
+		note(t0, "deregister", in.id)
 	}
 	return nil
 }

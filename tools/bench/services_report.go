@@ -23,7 +23,7 @@ func spreadCell(ds []time.Duration) string {
 // servicesTable prints the rows of the services scenario as markdown.
 func servicesTable(rs []serviceResult) string {
 	var b strings.Builder
-	b.WriteString("| stack | reloads | failed requests | registration → first 200, median / p90 / max ms | deregistration → 404, median / p90 / max ms | svc backends left | controller CPU, s | throughput, req/s | load |\n")
+	b.WriteString("| stack | reloads | failed requests | registration → first 200, median / p90 / max ms | deregistration → 404, median / p90 / max ms | svc backends left | controller CPU (of which children), s | throughput, req/s | load |\n")
 	b.WriteString("|---|---:|---:|---|---|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		if r.Err != "" {
@@ -32,7 +32,7 @@ func servicesTable(rs []serviceResult) string {
 		}
 		cpu := "—"
 		if r.CPU >= 0 {
-			cpu = fmt.Sprintf("%.2f", r.CPU.Seconds())
+			cpu = fmt.Sprintf("%.2f (%.2f)", r.CPU.Seconds(), r.ChildCPU.Seconds())
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d%s | %s | %s | %s | %s | %.0f | %s |\n", r.Stack, count(r.Reloads), r.Failed, r.FailedDetail,
 			spreadCell(r.Added), spreadCell(r.Gone), count(r.Backends), cpu, r.Throughput, r.Load)
@@ -57,13 +57,13 @@ func servicesReport(o *options, rs []serviceResult, started time.Time) string {
 - **registration → first 200**: from just before the registration of service svc-NN (Consul agent API) to the first `+"`GET /svc-NN/x`"+` through the proxy that svc-NN's instance answered with 200; one request every 10 ms or so (each on a new connection, 2 s timeout). The next service is registered once this one is served.
 - **deregistration → 404**: from just before the deregistration to the first such request answered 404 (no route); the instance keeps running, so the 404 is the route's removal, not a dead server. The next is deregistered once this one answers 404.
 - **svc backends left**: backends named svc-* that HAProxy still has at the end (`+"`show backend`"+`): 0 when every removed service's backend is gone, at runtime (3.4) or by a reload.
-- **controller CPU**: CPU time over the run of harender or consul-template, with the children it waited for (haproxy -c, the reload script).
+- **controller CPU**: CPU time over the run of harender or consul-template, with the children it waited for; in parentheses the children's share: `+"`haproxy -c`"+` (harender checks every candidate config; consul-template's reload script checks before it reloads) and the reload script.
 - **throughput**: wrk's requests on the stable route divided by its duration.
 - **load**: the 1-minute load average at the end of the run; the machine is shared, and a high load makes every figure slower.
 `)
 	b.WriteString("\n## Settings\n\n")
 	fmt.Fprintf(&b, "- Versions: harender %s; HAProxy 3.0 = %s, 3.4 = %s; %s; consul-template %s; %s.\n",
-		firstLine(gitRev()), version(o.haproxy30, "-v"), version(o.haproxy34, "-v"), version(o.consul, "version"),
+		o.rev, version(o.haproxy30, "-v"), version(o.haproxy34, "-v"), version(o.consul, "version"),
 		version(o.consulTemplate, "-v"), version(o.wrk, "-v"))
 	b.WriteString("- Everything on loopback, one run per stack, each with a fresh Consul dev agent, fresh instances and a fresh proxy.\n")
 	fmt.Fprintf(&b, "- Load: `wrk -t 2 -c %d --timeout 10s --latency` on `GET /stable/x` through the proxy, from 1 s after the stable route is served until %s after the last 404.\n", o.conns, tail)

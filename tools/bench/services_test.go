@@ -28,12 +28,12 @@ func TestSpreadCell(t *testing.T) {
 func TestServicesTable(t *testing.T) {
 	got := servicesTable([]serviceResult{
 		{Stack: "harender@3.4", Reloads: 0, Added: []time.Duration{300 * msec, 400 * msec}, Gone: []time.Duration{500 * msec},
-			CPU: 1500 * msec, Throughput: 12345.4, Load: "3.10"},
+			CPU: 1500 * msec, ChildCPU: 1200 * msec, Throughput: 12345.4, Load: "3.10"},
 		{Stack: "consul-template@3.0", Reloads: 40, Failed: 2, FailedDetail: " (read 2)", CPU: -1, Backends: -1, Throughput: 9000, Load: "4.00"},
 		{Stack: "harender@3.0", Err: "consul leader: not after 30s"},
 	})
 	for _, want := range []string{
-		"| harender@3.4 | 0 | 0 | 300 / 400 / 400 | 500 / 500 / 500 | 0 | 1.50 | 12345 | 3.10 |",
+		"| harender@3.4 | 0 | 0 | 300 / 400 / 400 | 500 / 500 / 500 | 0 | 1.50 (1.20) | 12345 | 3.10 |",
 		"| consul-template@3.0 | 40 | 2 (read 2) | — | — | — | — | 9000 | 4.00 |",
 		"| harender@3.0 | run failed: consul leader: not after 30s |",
 	} {
