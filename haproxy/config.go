@@ -123,6 +123,15 @@ func stripComment(s string) string {
 
 // splitWords splits a line on unquoted, unescaped blanks, keeping each word
 // as written (quotes and backslashes included).
+// firstWord is the first word of a trimmed line, without splitting the
+// rest: the common question, asked of every line of a large config.
+func firstWord(s string) string {
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 func splitWords(s string) []string {
 	var (
 		words          []string

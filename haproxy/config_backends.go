@@ -73,7 +73,7 @@ func RuntimeBackend(c *Config, sec *Section) (BackendAdd, string) {
 // setsMode reports whether defaults d has a mode line of its own: `add
 // backend` takes no mode inherited through a `from`.
 func setsMode(d *Section) bool {
-	return slices.ContainsFunc(d.Lines, func(l Line) bool { return splitWords(l.Text)[0] == "mode" })
+	return slices.ContainsFunc(d.Lines, func(l Line) bool { return firstWord(l.Text) == "mode" })
 }
 
 // planBackends puts the backends added and removed between two configs

@@ -79,15 +79,16 @@ func PlanWith(old, new *Config, o PlanOptions) Change {
 	}
 	for j, i := range newAt {
 		ns, olds := new.Sections[i], old.Sections[oldAt[j]]
-		ups, reason := planSection(olds, ns)
+		pair := newServerPair(olds, ns)
+		ups, reason := planSection(pair)
 		if reason == errMembership {
-			adds, dels, why := planMembership(new, olds, ns)
+			adds, dels, why := planMembership(new, pair)
 			if why != "" {
 				return reload("%s: %s", sectionLabel(ns), why)
 			}
 			ch.Adds = append(ch.Adds, adds...)
 			ch.Deletes = append(ch.Deletes, dels...)
-			ups, reason = planServers(ns.Name, olds, ns)
+			ups, reason = planServers(pair)
 		}
 		if reason != "" {
 			return reload("%s: %s", sectionLabel(ns), reason)
@@ -122,9 +123,27 @@ func sectionKeys(c *Config) []string {
 	return keys
 }
 
+// serverPair is one section in two configs, with the names of their
+// servers indexed once, so that comparing stays linear at ten thousand.
+type serverPair struct {
+	old, new           *Section
+	oldNames, newNames []string
+	oldAt, newAt       map[string]int // server name -> index in Servers
+}
+
+func newServerPair(old, new *Section) *serverPair {
+	p := &serverPair{old: old, new: new}
+	if hasServers(new.Kind) {
+		p.oldNames, p.newNames = serverNames(old.Servers), serverNames(new.Servers)
+		p.oldAt, p.newAt = indexOf(p.oldNames), indexOf(p.newNames)
+	}
+	return p
+}
+
 // planSection compares one section pair and returns the server updates, or a
 // non-empty reason when a reload is needed.
-func planSection(old, new *Section) ([]ServerUpdate, string) {
+func planSection(p *serverPair) ([]ServerUpdate, string) {
+	old, new := p.old, p.new
 	if old.Header != new.Header {
 		return nil, fmt.Sprintf("header changed to %q", new.Header)
 	}
@@ -134,40 +153,35 @@ func planSection(old, new *Section) ([]ServerUpdate, string) {
 	if !hasServers(new.Kind) {
 		return nil, ""
 	}
-	oldNames, newNames := serverNames(old.Servers), serverNames(new.Servers)
-	oldSet, newSet := setOf(oldNames), setOf(newNames)
-	for _, n := range newNames {
-		if !oldSet[n] {
+	if len(p.oldAt) != len(p.oldNames) || len(p.newAt) != len(p.newNames) {
+		return nil, "duplicate server names"
+	}
+	if len(p.oldNames) != len(p.newNames) {
+		return nil, errMembership
+	}
+	for _, n := range p.newNames {
+		if _, ok := p.oldAt[n]; !ok {
 			return nil, errMembership
 		}
 	}
-	for _, n := range oldNames {
-		if !newSet[n] {
-			return nil, errMembership
-		}
-	}
-	if !slices.Equal(oldNames, newNames) {
+	if !slices.Equal(p.oldNames, p.newNames) {
 		return nil, "servers reordered"
 	}
-	return planServers(new.Name, old, new)
+	return planServers(p)
 }
 
 // errMembership is planSection's reason when servers were added or removed.
 const errMembership = "servers added or removed"
 
 // planServers compares the servers present in both sections.
-func planServers(backend string, old, new *Section) ([]ServerUpdate, string) {
+func planServers(p *serverPair) ([]ServerUpdate, string) {
 	var ups []ServerUpdate
-	at := make(map[string]int, len(old.Servers))
-	for i, s := range old.Servers {
-		at[s.Name] = i
-	}
-	for _, ns := range new.Servers {
-		i, ok := at[ns.Name]
+	for _, ns := range p.new.Servers {
+		i, ok := p.oldAt[ns.Name]
 		if !ok {
 			continue
 		}
-		up, changed, reason := planServer(backend, old.Servers[i], ns)
+		up, changed, reason := planServer(p.new.Name, p.old.Servers[i], ns)
 		if reason != "" {
 			return nil, fmt.Sprintf("server %s: %s", ns.Name, reason)
 		}
@@ -219,7 +233,7 @@ func bodyLines(s *Section) []Line {
 	}
 	out := make([]Line, 0, len(s.Lines))
 	for _, l := range s.Lines {
-		if splitWords(l.Text)[0] == "server" {
+		if firstWord(l.Text) == "server" {
 			continue
 		}
 		out = append(out, l)
@@ -260,6 +274,15 @@ func serverNames(ss []Server) []string {
 		names[i] = s.Name
 	}
 	return names
+}
+
+// indexOf maps each name to its index (the last, for a repeated name).
+func indexOf(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
 }
 
 // setOf makes a set of names, so that comparing server lists stays linear

@@ -25,44 +25,32 @@ type ServerDel struct {
 // dynamicBalance lists the algorithms that accept servers added at runtime.
 var dynamicBalance = []string{"roundrobin", "leastconn", "first", "random"}
 
-// planMembership returns the servers to add and delete so that old's
-// servers become new's, or a reason why only a reload can do it. Servers
-// kept in both must keep their relative order.
-func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, string) {
-	if reason := dynamicSupport(new); reason != "" {
+// planMembership returns the servers to add and delete so that p.old's
+// servers become p.new's, or a reason why only a reload can do it.
+// Servers kept in both must keep their relative order.
+func planMembership(c *Config, p *serverPair) ([]ServerAdd, []ServerDel, string) {
+	if reason := dynamicSupport(p.new); reason != "" {
 		return nil, nil, reason
 	}
-	oldNames, newNames := serverNames(old.Servers), serverNames(new.Servers)
-	oldSet, newSet := setOf(oldNames), setOf(newNames)
-	var kept []string
-	for _, n := range oldNames {
-		if newSet[n] {
-			kept = append(kept, n)
-		}
-	}
-	var keptNew []string
-	for _, n := range newNames {
-		if oldSet[n] {
-			keptNew = append(keptNew, n)
-		}
-	}
-	if !slices.Equal(kept, keptNew) {
-		return nil, nil, "servers reordered"
-	}
+	last := -1 // the old index of the last kept server seen in new's order
 	var adds []ServerAdd
-	for _, s := range new.Servers {
-		if oldSet[s.Name] {
+	for _, s := range p.new.Servers {
+		if i, ok := p.oldAt[s.Name]; ok {
+			if i < last {
+				return nil, nil, "servers reordered"
+			}
+			last = i
 			continue
 		}
 		if reason := dynamicServer(s); reason != "" {
 			return nil, nil, fmt.Sprintf("server %s added: %s", s.Name, reason)
 		}
-		adds = append(adds, serverAdd(c, new, s))
+		adds = append(adds, serverAdd(c, p.new, s))
 	}
 	var dels []ServerDel
-	for _, n := range oldNames {
-		if !newSet[n] {
-			dels = append(dels, ServerDel{Backend: new.Name, Server: n})
+	for _, n := range p.oldNames {
+		if _, ok := p.newAt[n]; !ok {
+			dels = append(dels, ServerDel{Backend: p.new.Name, Server: n})
 		}
 	}
 	return adds, dels, ""
@@ -71,6 +59,9 @@ func planMembership(c *Config, old, new *Section) ([]ServerAdd, []ServerDel, str
 // dynamicSupport says why a section cannot take runtime servers, or "".
 func dynamicSupport(s *Section) string {
 	for _, l := range s.Lines {
+		if firstWord(l.Text) != "balance" {
+			continue
+		}
 		w := splitWords(l.Text)
 		if w[0] == "balance" && len(w) > 1 && !slices.Contains(dynamicBalance, w[1]) {
 			return fmt.Sprintf("balance %s takes no runtime servers", w[1])
@@ -125,6 +116,9 @@ func defaultsFor(c *Config, b *Section) *Section {
 func sectionDefaultServer(s *Section) []string {
 	var args []string
 	for _, l := range s.Lines {
+		if firstWord(l.Text) != "default-server" {
+			continue
+		}
 		if w := splitWords(l.Text); w[0] == "default-server" {
 			args = append(args, w[1:]...)
 		}
