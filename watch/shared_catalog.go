@@ -45,8 +45,9 @@ func (h *hub) publishCatalog(names map[string][]string, meta *api.QueryMeta, err
 
 // fetchCatalog answers a `services` query as a blocking query would, from
 // the services trigger: with WaitIndex 0 its latest answer (the first one
-// once it comes), otherwise once the index moves (or the trigger fails),
-// or the same answer after WaitTime.
+// once it comes), otherwise as soon as its index is another than
+// WaitIndex (at once if it already is), or the trigger fails, or the same
+// answer after WaitTime.
 func (h *hub) fetchCatalog(ctx context.Context, q *api.QueryOptions) (any, *api.QueryMeta, error) {
 	h.start()
 	h.mu.Lock()
@@ -65,7 +66,8 @@ func (h *hub) fetchCatalog(ctx context.Context, q *api.QueryOptions) (any, *api.
 		h.mu.Unlock()
 		switch {
 		case c.gen > 0 && first && (c.err == nil || c.gen > start),
-			c.gen > start && (c.err != nil || c.meta.LastIndex != q.WaitIndex):
+			c.gen > start && c.err != nil,
+			c.gen > 0 && c.err == nil && c.meta.LastIndex != q.WaitIndex:
 			if c.err != nil {
 				return nil, nil, fmt.Errorf("catalog.services: %w", c.err)
 			}

@@ -179,7 +179,7 @@ func (h *hub) patch(s *hubService, k hubKey, c *api.HealthCheck) bool {
 		return c.ServiceID == "" || (k.tag != "" && !hasTagFold(c.ServiceTags, k.tag))
 	}
 	meta := *s.res.meta
-	meta.LastIndex = max(meta.LastIndex, c.ModifyIndex)
+	meta.LastIndex = s.patchedIndex(c.ModifyIndex)
 	h.publish(s, hubResult{list: list, meta: &meta, gen: s.res.gen + 1})
 	return true
 }

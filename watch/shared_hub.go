@@ -84,6 +84,8 @@ type hubService struct {
 	queued  bool          // in the queue, not started
 	running bool          // a fetch is under way
 	rerun   bool          // fetch again when the running one ends
+	fetched uint64        // Consul's index of the latest fetch
+	shown   uint64        // the highest index handed out (shared_index.go)
 }
 
 // hub serves the shareable `service` dependencies of one Watcher.
@@ -198,8 +200,10 @@ func (h *hub) setWatched(deps map[string]Dependency) {
 }
 
 // fetch answers a query of one service as a blocking query would: with
-// WaitIndex 0 by a new fetch; otherwise once a fetch gives another index
-// (or fails), or with the same data after WaitTime.
+// WaitIndex 0 by a new fetch; otherwise as soon as the data's index is
+// another (at once if it already is: it may have moved while the poller
+// slept between two queries), or a fetch fails, or with the same data
+// after WaitTime.
 func (h *hub) fetch(ctx context.Context, key hubKey, q *api.QueryOptions) ([]*HealthService, *api.QueryMeta, error) {
 	h.start()
 	h.mu.Lock()
@@ -223,7 +227,8 @@ func (h *hub) fetch(ctx context.Context, key hubKey, q *api.QueryOptions) ([]*He
 		h.mu.Unlock()
 		switch {
 		case target > 0 && r.gen >= target,
-			target == 0 && r.gen > start && (r.err != nil || r.meta.LastIndex != q.WaitIndex):
+			target == 0 && r.gen > start && r.err != nil,
+			target == 0 && r.err == nil && r.meta != nil && r.meta.LastIndex != q.WaitIndex:
 			return r.list, r.meta, r.err
 		}
 		select {
@@ -381,6 +386,7 @@ func (h *hub) work() {
 			var list []*HealthService
 			if err == nil {
 				list = healthServices(entries, []string{HealthAny}, false)
+				meta = s.shownIndex(list, meta)
 			}
 			h.publish(s, hubResult{list: list, meta: meta, err: err, gen: s.res.gen + 1})
 			if s.rerun {

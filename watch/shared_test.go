@@ -15,8 +15,9 @@ import (
 // startShared fills f with services × 2 instances (instance j of service k
 // on node-(k%5), each with a passing check), and watches them all through
 // the shared queries of a client made by NewClient (so over the bounded
-// transport). It waits until every service has answered.
-func startShared(t *testing.T, f *fakeCatalog, services int) (*Watcher, []*HealthServiceQuery) {
+// transport). It waits until every service has answered. set, if any,
+// changes the Options first.
+func startShared(t *testing.T, f *fakeCatalog, services int, set ...func(*Options)) (*Watcher, []*HealthServiceQuery) {
 	t.Helper()
 	for k := range services {
 		for j := range 2 {
@@ -28,8 +29,12 @@ func startShared(t *testing.T, f *fakeCatalog, services int) (*Watcher, []*Healt
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := New(client, Options{Shared: true, WaitTime: 2 * time.Second, MinInterval: time.Millisecond,
-		Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, HoldEmpty: 200 * time.Millisecond, Logger: testLogger(t)})
+	o := Options{Shared: true, WaitTime: 2 * time.Second, MinInterval: time.Millisecond,
+		Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, HoldEmpty: 200 * time.Millisecond, Logger: testLogger(t)}
+	for _, f := range set {
+		f(&o)
+	}
+	w := New(client, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); w.Stop() })
 	var deps []Dependency
