@@ -14,9 +14,17 @@ import (
 // records it as missing) until the data has arrived: the same contract as
 // consul-template, so the same templates work.
 type consulFuncs struct {
+	x       *execution  // the execution under way
+	queries *queryCache // the template's parsed `service` queries; nil: none kept
+}
+
+// execution is what one Execute binds the functions to: its data, what it
+// asked for, its scratch. A bound template is reused by later executions
+// (render.go), each setting its own.
+type execution struct {
 	r             Recaller
 	used, missing *depSet
-	queries       *queryCache // the template's parsed `service` queries; nil: none kept
+	scratch       *Scratch
 }
 
 func (c consulFuncs) funcMap() template.FuncMap {
@@ -40,13 +48,13 @@ func (c consulFuncs) funcMap() template.FuncMap {
 
 // recall records d as used and returns its data, or records it as missing.
 func (c consulFuncs) recall(d watch.Dependency) (any, bool) {
-	c.used.add(d)
-	if c.r != nil {
-		if v, ok := c.r.Get(d); ok {
+	c.x.used.add(d)
+	if c.x.r != nil {
+		if v, ok := c.x.r.Get(d); ok {
 			return v, true
 		}
 	}
-	c.missing.add(d)
+	c.x.missing.add(d)
 	return nil, false
 }
 
@@ -153,9 +161,9 @@ func (c consulFuncs) pairs(emptyIsSafe bool, keep func(*watch.KeyPair) bool) fun
 		if err != nil {
 			return result, err
 		}
-		c.used.add(d)
-		if c.r != nil {
-			if v, ok := c.r.Get(d); ok {
+		c.x.used.add(d)
+		if c.x.r != nil {
+			if v, ok := c.x.r.Get(d); ok {
 				for _, p := range v.([]*watch.KeyPair) {
 					if keep(p) {
 						result = append(result, p)
@@ -166,7 +174,7 @@ func (c consulFuncs) pairs(emptyIsSafe bool, keep func(*watch.KeyPair) bool) fun
 				}
 			}
 		}
-		c.missing.add(d)
+		c.x.missing.add(d)
 		return result, nil
 	}
 }
