@@ -40,7 +40,7 @@ type options struct {
 	haproxy34, rev                           string
 	reloadScript, serfHandler                string
 	work, out, plot, title, command          string
-	keep, smoke                              bool
+	keep, smoke, debug                       bool
 	load                                     string // load average at the start
 }
 
@@ -61,6 +61,7 @@ func run(args []string) int {
 	fs.IntVar(&o.conns, "conns", 32, "wrk keep-alive connections (2 threads)")
 	fs.IntVar(&o.portBase, "port-base", 29000, "first of the loopback ports used")
 	fs.BoolVar(&o.smoke, "smoke", false, "a short run: 8 churn events, kill for 4s, 4 flaps")
+	fs.BoolVar(&o.debug, "harender-debug", false, "services: harender logs at level debug (when each dependency updated)")
 	fs.BoolVar(&o.keep, "keep", false, "keep every run's folder (logs, configs); failed runs are always kept")
 	fs.StringVar(&o.work, "work", os.TempDir(), "`DIR` for the runs' folders")
 	fs.StringVar(&o.out, "out", "", "markdown `FILE` to write the report to (default: stdout only)")

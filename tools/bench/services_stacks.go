@@ -43,6 +43,9 @@ haproxy {
 `, addr(e.ports.consulHTTP()), addr(e.ports.metrics()), addr(e.ports.front()), e.path("routes.map"),
 		e.path("haproxy.cfg"), e.path("routes.map"), h.bin, e.path("haproxy.cfg"),
 		e.path("master.sock"), e.path("admin.sock"), e.path("server-state"), e.path("haproxy.pid"))
+	if e.o.debug {
+		hcl = "log_level = \"debug\"\n" + hcl
+	}
 	return os.WriteFile(e.path("harender.hcl"), []byte(hcl), 0o644)
 }
 
