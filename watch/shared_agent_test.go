@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,6 +178,85 @@ func TestSharedMatchesConsulTemplate(t *testing.T) {
 			most, watch.SharedMaxConns)
 	}
 	t.Logf("at most %d connections to the agent", most)
+}
+
+// TestSharedSeesEveryMove re-registers one instance through the agent on
+// a new port, ten times, as TestRunMovesServerWithoutReload does once. The
+// agent writes the instance; its HTTP check, run again within a second,
+// flips between passing and critical from one port to the next (every
+// other listener answers 503), so a check write follows the move by a
+// random delay: sometimes while the hub still works out what the move
+// was. Each port must reach the Watcher within seconds (see
+// TestSharedMoveThenCheckChange for the two ways it was lost).
+func TestSharedSeesEveryMove(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Consul agent")
+	}
+	c := testenv.StartConsul(t)
+	register := func(port int) {
+		t.Helper()
+		err := c.Client.Agent().ServiceRegister(&api.AgentServiceRegistration{
+			ID: "web-1", Name: "web", Address: "127.0.0.1", Port: port,
+			Check: &api.AgentServiceCheck{HTTP: fmt.Sprintf("http://127.0.0.1:%d/health", port),
+				Interval: "1s", Timeout: "1s", Status: api.HealthPassing},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ports []int
+	for n := range 11 {
+		code := http.StatusOK
+		if n%2 == 1 {
+			code = http.StatusServiceUnavailable
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(code)
+		}))
+		t.Cleanup(srv.Close)
+		ports = append(ports, srv.Listener.Addr().(*net.TCPAddr).Port)
+	}
+	register(ports[0])
+
+	client, err := watch.NewClient(watch.ClientConfig{Address: c.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// harender run's MinInterval and WaitTime: a lost change would show
+	// only after 5 minutes.
+	w := watch.New(client, watch.Options{Shared: true, MinInterval: 100 * time.Millisecond,
+		WaitTime: 5 * time.Minute, HoldEmpty: -1, RemovalHold: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); w.Stop() }()
+	d, err := watch.NewHealthServiceQuery("web|any")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Watch(ctx, []watch.Dependency{d})
+	port := func() int {
+		v, _ := w.Snapshot().Get(d)
+		if l, _ := v.([]*watch.HealthService); len(l) == 1 {
+			return l[0].Port
+		}
+		return 0
+	}
+	seen := 0
+	for n, p := range ports {
+		if n > 0 {
+			register(p)
+		}
+		start := time.Now()
+		for port() != p && time.Since(start) < 5*time.Second {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := port(); got != p {
+			t.Errorf("move %d: the Watcher has port %d 5s after the instance moved to %d", n, got, p)
+		} else {
+			seen++
+		}
+		time.Sleep(time.Duration(300+n*100) * time.Millisecond) // the check follows, at another moment each time
+	}
+	t.Logf("%d of %d ports seen", seen, len(ports))
 }
 
 // connsTo counts this process's established TCP connections to port.

@@ -65,7 +65,7 @@ func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
 		h.refetchFor(d.names, d.nodes)
 		h.patchChecks(d.changed)
 	}
-	h.checks.record(index, d.at, d.removed)
+	h.checks.record(index, d.at, d.changed, d.removed)
 	t.prev = make(map[string]slimCheck, len(t.next))
 	for k, c := range t.next {
 		t.prev[k] = slim(c)
@@ -77,7 +77,7 @@ func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
 type checkDiff struct {
 	names, nodes map[string]bool    // services and nodes to fetch again
 	changed      []*api.HealthCheck // checks that only changed: to patch
-	at           []uint64           // indexes at which checks changed
+	at           []uint64           // indexes of the changes named (fetched)
 	removed      bool               // a check left, at an index since the previous answer
 }
 
@@ -104,8 +104,8 @@ func diffChecks(prev map[string]slimCheck, cur map[string]*api.HealthCheck, inde
 			if ok {
 				name(p)
 			}
+			d.at = append(d.at, c.ModifyIndex)
 		}
-		d.at = append(d.at, c.ModifyIndex)
 	}
 	for k, p := range prev {
 		if _, ok := cur[k]; !ok {

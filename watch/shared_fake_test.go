@@ -123,6 +123,17 @@ func (f *fakeCatalog) setAddr(id, addr string) {
 	})
 }
 
+// reregister moves an instance and writes its check, at one index, as the
+// agent's sync of a service re-registered with a check whose status
+// changed does.
+func (f *fakeCatalog) reregister(id, addr, status string) {
+	f.write(func(idx uint64) {
+		i := f.insts[id]
+		i.addr, i.status, i.checkIdx = addr, status, idx
+		f.checksIdx, f.svcsIdx, f.svcIdx[i.name] = idx, idx, idx
+	})
+}
+
 func (f *fakeCatalog) deregister(id string) {
 	f.write(func(idx uint64) {
 		i := f.insts[id]

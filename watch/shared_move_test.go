@@ -35,3 +35,32 @@ func TestSharedMoveThenCheckChange(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedMoveWithCheck: an instance moves and its check changes at the
+// same index (the agent syncs a re-registered service with its check in
+// one write). The checks trigger patches the check into data that still
+// has the old address, and the services trigger took the check as the
+// explanation of its move: no fetch, the move was lost. The services
+// trigger now fetches the service whose check it patched at that index,
+// and only that one.
+func TestSharedMoveWithCheck(t *testing.T) {
+	f := newFakeCatalog(t)
+	w, qs := startShared(t, f, 4)
+	for n := range 10 {
+		settled(f)
+		f.resetCounts()
+		addr, status := fmt.Sprintf("10.5.6.%d", n+1), "warning"
+		if n%2 == 1 {
+			status = "passing"
+		}
+		f.reregister("svc-01-1", addr, status)
+		if status != "passing" {
+			waitShared(t, w, qs[1], "svc-01-1 not passing", func(l []*HealthService) bool { return len(l) == 1 })
+			continue
+		}
+		waitShared(t, w, qs[1], "svc-01-1 passing at "+addr, func(l []*HealthService) bool {
+			return len(l) == 2 && l[1].Address == addr
+		})
+		onlyFetched(t, fmt.Sprintf("move %d with its check", n), settled(f), "svc-01")
+	}
+}

@@ -3,7 +3,6 @@ package watch
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -26,9 +25,13 @@ import (
 //     registers or leaves, or changes address, port, meta or weights, and
 //     none of these shows in its answer. When a check changed at exactly
 //     the new index, the registration that moved it was that check's
-//     (Consul writes an instance and its checks at one index) and the
-//     checks trigger names it. Otherwise the change cannot be pinned on a
-//     service, and every watched service is fetched again.
+//     (Consul writes an instance and its checks at one index): the checks
+//     trigger fetched its service if the check was added, removed or
+//     moved; if the check only changed (an instance re-registered on
+//     another port, its check's status with it), the checks trigger
+//     patched it into data that lacks the registration, and the services
+//     trigger fetches that service. Otherwise the change cannot be pinned
+//     on a service, and every watched service is fetched again.
 //
 // Known limit: two service writes that one wake of the services trigger
 // carries, the newer attributable and the older not (an address change
@@ -165,8 +168,12 @@ func (t *servicesTrigger) apply(h *hub, index uint64, baseline bool) {
 		h.refetchFor(names, nil)
 		return
 	}
-	if h.checks.explains(h, index) {
-		return // the checks trigger names the service
+	if ok, names, nodes := h.checks.explains(h, index); ok {
+		// A registration with its checks: the checks trigger fetched the
+		// services it named; those whose checks it only patched in are
+		// fetched here (the patched data lacks the registration).
+		h.refetchFor(names, nodes)
+		return
 	}
 	n := h.refetch(nil)
 	h.log.Debug("a service change that names no service, fetching every watched service again",
@@ -266,86 +273,4 @@ func (h *hub) refetchFor(names, nodes map[string]bool) {
 		}
 		return false
 	})
-}
-
-// checkLog is what the checks trigger saw: its latest index, and the
-// recent indexes at which a check changed.
-type checkLog struct {
-	mu      sync.Mutex
-	index   uint64
-	changed map[uint64]bool
-	order   []uint64      // changed's keys, oldest first
-	removed [][2]uint64   // (after, upTo]: a check left at an index in it
-	moved   chan struct{} // closed and replaced when index moves
-	cost    time.Duration // the longest plain answer's time, asked and read
-}
-
-// checkLogSize bounds how many change indexes are remembered.
-const checkLogSize = 4096
-
-func (l *checkLog) init() {
-	l.changed = map[uint64]bool{}
-	l.moved = make(chan struct{})
-}
-
-// record notes an answer at index, with checks changed at the indexes at,
-// and, if removed, a check that left since the previous answer (at an
-// index Consul does not give).
-func (l *checkLog) record(index uint64, at []uint64, removed bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if removed {
-		l.removed = append(l.removed, [2]uint64{l.index, index})
-		if len(l.removed) > checkLogSize {
-			l.removed = l.removed[1:]
-		}
-	}
-	for _, i := range at {
-		if !l.changed[i] {
-			l.changed[i] = true
-			l.order = append(l.order, i)
-		}
-	}
-	for len(l.order) > checkLogSize {
-		delete(l.changed, l.order[0])
-		l.order = l.order[1:]
-	}
-	l.index = index
-	close(l.moved)
-	l.moved = make(chan struct{})
-}
-
-// took records how long a plain answer of the checks trigger took.
-func (l *checkLog) took(d time.Duration) {
-	l.mu.Lock()
-	l.cost = max(l.cost, d)
-	l.mu.Unlock()
-}
-
-// explains reports whether a check changed at index n, waiting for the
-// checks trigger to reach n (see minExplainWait).
-func (l *checkLog) explains(h *hub, n uint64) bool {
-	l.mu.Lock()
-	wait := min(max(4*l.cost, minExplainWait), maxExplainWait)
-	l.mu.Unlock()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		l.mu.Lock()
-		idx, ok, moved := l.index, l.changed[n], l.moved
-		for _, r := range l.removed {
-			ok = ok || (r[0] < n && n <= r[1])
-		}
-		l.mu.Unlock()
-		if ok || idx >= n {
-			return ok
-		}
-		select {
-		case <-moved:
-		case <-timer.C:
-			return false
-		case <-h.ctx.Done():
-			return false
-		}
-	}
 }

@@ -1,0 +1,130 @@
+package watch
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// checkLog is what the checks trigger saw (shared_triggers.go): its latest
+// index, and what the checks did at each recent index, for the services
+// trigger to pin a registration on.
+type checkLog struct {
+	mu      sync.Mutex
+	index   uint64
+	changed map[uint64]*checkChange
+	order   []uint64      // changed's keys, oldest first
+	removed [][2]uint64   // (after, upTo]: a check left at an index in it
+	moved   chan struct{} // closed and replaced when index moves
+	cost    time.Duration // the longest plain answer's time, asked and read
+}
+
+// checkChange is what the checks changed at one index did.
+type checkChange struct {
+	// named: a check was added, removed or moved to another service; the
+	// checks trigger fetched the services it names.
+	named bool
+	// The services and nodes of checks that only changed (status, output):
+	// patched into the data, not fetched.
+	names, nodes map[string]bool
+}
+
+// checkLogSize bounds how many change indexes are remembered.
+const checkLogSize = 4096
+
+func (l *checkLog) init() {
+	l.changed = map[uint64]*checkChange{}
+	l.moved = make(chan struct{})
+}
+
+// record notes an answer at index: the checks named at the indexes at,
+// the checks patched, and, if removed, a check that left since the
+// previous answer (at an index Consul does not give).
+func (l *checkLog) record(index uint64, at []uint64, patched []*api.HealthCheck, removed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if removed {
+		l.removed = append(l.removed, [2]uint64{l.index, index})
+		if len(l.removed) > checkLogSize {
+			l.removed = l.removed[1:]
+		}
+	}
+	for _, i := range at {
+		l.change(i).named = true
+	}
+	for _, c := range patched {
+		ch := l.change(c.ModifyIndex)
+		if c.ServiceID == "" {
+			ch.nodes[c.Node] = true
+		} else {
+			ch.names[c.ServiceName] = true
+		}
+	}
+	for len(l.order) > checkLogSize {
+		delete(l.changed, l.order[0])
+		l.order = l.order[1:]
+	}
+	l.index = index
+	close(l.moved)
+	l.moved = make(chan struct{})
+}
+
+// change returns the record of index i, made if new. l.mu is held.
+func (l *checkLog) change(i uint64) *checkChange {
+	ch := l.changed[i]
+	if ch == nil {
+		ch = &checkChange{names: map[string]bool{}, nodes: map[string]bool{}}
+		l.changed[i] = ch
+		l.order = append(l.order, i)
+	}
+	return ch
+}
+
+// took records how long a plain answer of the checks trigger took.
+func (l *checkLog) took(d time.Duration) {
+	l.mu.Lock()
+	l.cost = max(l.cost, d)
+	l.mu.Unlock()
+}
+
+// explains reports whether a check changed at index n, waiting for the
+// checks trigger to reach n (see minExplainWait), with the services and
+// nodes whose checks at n were only patched in (they are to be fetched).
+func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]bool) {
+	l.mu.Lock()
+	wait := min(max(4*l.cost, minExplainWait), maxExplainWait)
+	l.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		idx, ch, moved := l.index, l.changed[n], l.moved
+		ok = ch != nil
+		if ok {
+			names, nodes = copySet(ch.names), copySet(ch.nodes)
+		}
+		for _, r := range l.removed {
+			ok = ok || (r[0] < n && n <= r[1])
+		}
+		l.mu.Unlock()
+		if ok || idx >= n {
+			return ok, names, nodes
+		}
+		select {
+		case <-moved:
+		case <-timer.C:
+			return false, nil, nil
+		case <-h.ctx.Done():
+			return false, nil, nil
+		}
+	}
+}
+
+func copySet(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
