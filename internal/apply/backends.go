@@ -122,16 +122,24 @@ func (e *Engine) delBackends(ctx context.Context, g *generation, drift bool) err
 	}
 	var names []string
 	for _, name := range extra {
+		key := "backend " + name
+		if e.triedEarly[key] {
+			e.after(busyRetry) // found busy moments ago, in this same apply
+			continue
+		}
 		err := e.hap.(backendRuntime).DelBackend(ctx, name)
 		switch {
 		case err == nil:
 			names = append(names, name)
-			delete(e.busy, "backend "+name)
+			delete(e.busy, key)
 		case errors.Is(err, haproxy.ErrServerBusy) || errors.Is(err, haproxy.ErrBackendBusy):
-			if !e.busy["backend "+name] {
+			if !e.busy[key] {
 				e.log.Info("removed backend still in use: unpublished, taking no new request, deleted later", "backend", name)
 			}
-			e.busy["backend "+name] = true
+			e.busy[key] = true
+			if e.triedEarly != nil {
+				e.triedEarly[key] = true
+			}
 			e.after(busyRetry)
 		default:
 			e.m.RuntimeUpdates.WithLabelValues("failed").Inc()

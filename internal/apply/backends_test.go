@@ -168,7 +168,7 @@ func TestBackendsAtRuntime(t *testing.T) {
 	if !slices.Contains(b.hb.backends, "d") {
 		t.Fatalf("a busy backend was deleted")
 	}
-	for range 2 {
+	for i := 0; i < 4 && slices.Contains(b.hb.backends, "d"); i++ {
 		b.clock.Advance(busyRetry)
 		if !b.woken() {
 			t.Fatal("no retry for the busy backend")
@@ -208,5 +208,36 @@ func TestBackendsReloadBefore34(t *testing.T) {
 	}
 	if b.hap.count("reload") != reloads+1 || b.hap.count("add backend") != 0 {
 		t.Fatalf("calls %q: want one reload and no add backend", b.hap.calls)
+	}
+}
+
+// TestBackendsBeforeTheCheck: a new backend and its route reach HAProxy
+// before haproxy -c checks the candidate; when the check refuses it, both
+// are taken back out (HAProxy runs the last committed generation again).
+func TestBackendsBeforeTheCheck(t *testing.T) {
+	b := newBackendRig(t, 4)
+	if err := b.applyBoth(b.config("a"), b.routes("a")); err != nil {
+		t.Fatal(err)
+	}
+	n := len(b.hap.calls)
+	if err := b.applyBoth(b.config("a", "c"), b.routes("a", "c")); err != nil {
+		t.Fatal(err)
+	}
+	calls := b.after(n)
+	if addAt, checkAt := slices.Index(calls, "add backend c from routed"), slices.Index(calls, "check haproxy.cfg.candidate"); addAt < 0 || checkAt < addAt {
+		t.Fatalf("calls %q: want add backend c before the check", calls)
+	}
+
+	// Refused by the check (the fake refuses "bogus"): taken back.
+	bad := strings.Replace(b.config("a", "c", "d"), "9002 check", "9002 check bogus", 1)
+	if err := b.applyBoth(bad, b.routes("a", "c", "d")); err == nil {
+		t.Fatal("a candidate haproxy -c refuses was applied")
+	}
+	if slices.Contains(b.hb.backends, "d") || b.hap.find("d/s1") != nil {
+		t.Fatalf("backends %q: the refused candidate's backend d is still in haproxy", b.hb.backends)
+	}
+	b.wantMap(b.routes("a", "c"))
+	if b.hap.count("add backend d") != 1 {
+		t.Fatalf("calls %q: want d added before the check, then taken back", b.after(n))
 	}
 }

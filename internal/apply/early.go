@@ -2,30 +2,33 @@ package apply
 
 import (
 	"context"
+	"slices"
 
 	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/renderer"
 )
 
 // serversFirst takes HAProxy to a candidate that differs from what it runs
-// only in servers, through the runtime API, before haproxy -c has checked
-// the candidate: the check (tens of ms of CPU) then runs off the path from
-// a Consul change to HAProxy serving it. Apply commits the candidate
-// afterwards; if haproxy -c refuses it, Apply converges back to the last
-// committed generation, which undoes these steps. The candidate is staged
-// beside the config first, so that a disk that cannot take it leaves
-// HAProxy untouched. It reports whether it sent any step, with the staged
-// candidate.
+// only in what the runtime API changes (servers, runtime maps, and on 3.4
+// backends added or removed), before haproxy -c has checked the
+// candidate: the check (tens of ms of CPU, over 100 ms on 3.4) then runs
+// off the path from a Consul change to HAProxy serving it. Apply commits
+// the candidate afterwards; if haproxy -c refuses it, Apply converges back
+// to the last committed generation, which undoes these changes. The
+// candidate is staged beside the config first, so that a disk that cannot
+// take it leaves HAProxy untouched. It reports whether it sent anything,
+// with the staged candidate.
 func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation) (*renderer.Staged, bool) {
 	d := e.desired
 	if d == nil || e.changed || e.force != "" || e.refused != "" || e.o.Reload != "auto" ||
 		!e.hasRuntime() || e.o.MasterSocket == "" || e.loaded == nil {
 		return nil, false
 	}
-	if g == nil || g.parsed == nil || g.hash == d.hash || !sameFiles(g, d) {
+	if g == nil || g.parsed == nil || g.hash == d.hash || !e.runtimeFiles(d, g) {
 		return nil, false
 	}
-	if ch := haproxy.Plan(d.parsed, g.parsed); d.parsed == nil || ch.Reload {
+	ch := haproxy.PlanWith(d.parsed, g.parsed, e.planOptions(ctx))
+	if d.parsed == nil || ch.Reload {
 		return nil, false
 	}
 	procs, err := e.hap.ShowProc(ctx)
@@ -37,7 +40,12 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 		return nil, false
 	}
 	steps, why := haproxy.Reconcile(g.parsed, obs)
-	if r, _ := e.movesNeedReload(ctx, steps); why != "" || len(steps) == 0 || r != "" {
+	if r, _ := e.movesNeedReload(ctx, steps); why != "" || r != "" {
+		return nil, false
+	}
+	adds, dels := len(ch.AddBackends) > 0, len(ch.DelBackends) > 0
+	maps := !sameFiles(g, d)
+	if len(steps) == 0 && !adds && !dels && !maps {
 		return nil, false
 	}
 	for _, s := range steps {
@@ -57,8 +65,41 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 		}
 	}
 	e.triedEarly = map[string]bool{}
+	if adds {
+		// New backends first, with their servers; then the other steps.
+		if e.addBackends(ctx, g, false) == nil {
+			if obs, err = e.hap.ServersState(ctx); err == nil {
+				steps, _ = haproxy.Reconcile(g.parsed, obs)
+			}
+		}
+	}
 	_ = e.runSteps(ctx, g, steps, false, true)
+	if maps {
+		_ = e.convergeMaps(ctx, g, false) // maps.go
+	}
+	if dels {
+		_ = e.delBackends(ctx, g, false) // after no map routes to them
+	}
 	return st, true
+}
+
+// runtimeFiles reports whether the companion files of a and b are the same
+// files, differing at most in runtime maps (maps.go).
+func (e *Engine) runtimeFiles(a, b *generation) bool {
+	if len(a.files) != len(b.files) {
+		return false
+	}
+	rt := e.runtimeMaps(b.config, b.files)
+	for p, data := range a.files {
+		other, ok := b.files[p]
+		if !ok {
+			return false
+		}
+		if string(other) != string(data) && !slices.Contains(rt, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameFiles reports whether a and b name the same companion files with
