@@ -50,7 +50,7 @@ func run(args []string) int {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.stacks, "stacks", "harender@2.6,harender@3.0,consul-template@2.6,consul-template@3.0,fabio,serf@2.6,serf@3.0", "`LIST` of stacks: harender, harender-always, consul-template, serf, harender-serf (each @2.6, @3.0 or @3.4), fabio")
-	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, kill, flap; or services alone (harender and consul-template stacks)")
+	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, steady (churn's length, no event), kill, flap; or services alone (harender and consul-template stacks)")
 	fs.IntVar(&o.services, "services", 20, "services: routed services added, then removed, one by one")
 	fs.IntVar(&o.events, "events", 100, "churn: membership events")
 	fs.DurationVar(&o.interval, "interval", 250*time.Millisecond, "churn: time between events")
@@ -118,7 +118,7 @@ func run(args []string) int {
 	for _, name := range strings.Split(o.scenarios, ",") {
 		sc, ok := scenarios[strings.TrimSpace(name)]
 		if !ok {
-			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (churn, kill, flap)\n", name)
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (churn, steady, kill, flap)\n", name)
 			return 2
 		}
 		scs = append(scs, sc)

@@ -55,6 +55,14 @@ var scenarios = map[string]scenario{
 			}
 			return nil
 		}},
+	// steady: the same load and length as churn, with no event: the
+	// baseline that churn's throughput is compared with.
+	"steady": {name: "steady", churners: 2,
+		length: func(o *options) time.Duration { return time.Duration(o.events) * o.interval },
+		run: func(e *env, r *recorder) error {
+			r.sleepUntil(time.Duration(e.o.events) * e.o.interval)
+			return nil
+		}},
 	// kill: kill -9 of gw-3 (with the Serf source, of its agent too), and
 	// the same instance started again killFor later; 5 s more to see it back.
 	"kill": {name: "kill",
