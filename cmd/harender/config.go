@@ -45,7 +45,7 @@ type ConsulConfig struct {
 	RemovalHold       time.Duration
 	// SharedQueries serves every `service` of the default datacenter
 	// from a few catalog-wide blocking queries (watch/shared_hub.go).
-	// Off by default: see the README's "Shared queries".
+	// On by default; shared_queries = false gives each its own query.
 	SharedQueries bool
 }
 
@@ -122,7 +122,8 @@ type HAProxyConfig struct {
 // defaultConfig holds the defaults that apply when nothing is set.
 func defaultConfig() Config {
 	return Config{
-		Consul: ConsulConfig{BlockWait: 5 * time.Minute, Backoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second},
+		Consul: ConsulConfig{BlockWait: 5 * time.Minute, Backoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second,
+			SharedQueries: true},
 		HAProxy: HAProxyConfig{
 			Binary:            "haproxy",
 			Reload:            "auto",
