@@ -15,7 +15,6 @@ type checkLog struct {
 	index   uint64
 	changed map[uint64]*checkChange
 	order   []uint64      // changed's keys, oldest first
-	removed [][2]uint64   // (after, upTo]: a check left at an index in it
 	moved   chan struct{} // closed and replaced when index moves
 	cost    time.Duration // the longest plain answer's time, asked and read
 }
@@ -39,16 +38,18 @@ func (l *checkLog) init() {
 }
 
 // record notes an answer at index: the checks named at the indexes at,
-// the checks patched, and, if removed, a check that left since the
-// previous answer (at an index Consul does not give).
+// the checks patched, and, if removed, checks that left since the
+// previous answer. Consul does not give the index of a removal, but the
+// answer's index is the checks' latest write: a removal when no check
+// changed at it. An earlier removal in the same answer is known at no
+// index: a service write there cannot be pinned on it (before, any
+// removal explained every service write since the previous answer, and
+// hid an instance that moved just before another left).
 func (l *checkLog) record(index uint64, at []uint64, patched []*api.HealthCheck, removed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if removed {
-		l.removed = append(l.removed, [2]uint64{l.index, index})
-		if len(l.removed) > checkLogSize {
-			l.removed = l.removed[1:]
-		}
+		l.change(index).named = true
 	}
 	for _, i := range at {
 		l.change(i).named = true
@@ -103,9 +104,6 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 		ok = ch != nil
 		if ok {
 			names, nodes = copySet(ch.names), copySet(ch.nodes)
-		}
-		for _, r := range l.removed {
-			ok = ok || (r[0] < n && n <= r[1])
 		}
 		l.mu.Unlock()
 		if ok || idx >= n {

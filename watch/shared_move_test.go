@@ -64,3 +64,24 @@ func TestSharedMoveWithCheck(t *testing.T) {
 		onlyFetched(t, fmt.Sprintf("move %d with its check", n), settled(f), "svc-01")
 	}
 }
+
+// TestSharedMoveThenOtherLeaves: an instance moves (nothing names it) and,
+// while the services trigger waits for the checks trigger to explain the
+// move, an instance of another service leaves with its check. The removal
+// explained every service write since the checks trigger's previous
+// answer, the move with it: nothing fetched the moved instance's service.
+func TestSharedMoveThenOtherLeaves(t *testing.T) {
+	f := newFakeCatalog(t)
+	w, qs := startShared(t, f, 4)
+	for n := range 5 {
+		settled(f)
+		addr := fmt.Sprintf("10.5.8.%d", n+1)
+		f.setAddr("svc-02-0", addr)
+		time.Sleep(50 * time.Millisecond) // the services trigger sees the move alone
+		f.deregister("svc-03-1")
+		waitShared(t, w, qs[2], "svc-02-0 at "+addr, func(l []*HealthService) bool {
+			return len(l) == 2 && l[0].Address == addr
+		})
+		f.register(fakeInst{node: "node-3", id: "svc-03-1", name: "svc-03", addr: "10.1.3.1", port: 80, status: "passing"})
+	}
+}
