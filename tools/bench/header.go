@@ -8,7 +8,9 @@ import (
 // header is the HAProxy configuration every HAProxy stack runs, up to its
 // server lines: the same text for harender, consul-template and the Serf
 // event handler, so that only the way servers change differs. It is the
-// built-in "gateway" template's, with its health-check timing.
+// built-in "gateway" template's, with its health-check timing. The
+// frontend is "gateway.fe": 3.3 and later refuse a frontend and a backend
+// of one name.
 func header(e *env, kvLine string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# make compare: the same header for every HAProxy stack.
@@ -30,7 +32,7 @@ defaults
     retry-on all-retryable-errors
     load-server-state-from-file global
 
-frontend gateway
+frontend gateway.fe
     bind 127.0.0.1:%d
     default_backend gateway
 `, e.path("admin.sock"), e.path("server-state"), e.ports.front())
