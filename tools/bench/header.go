@@ -5,23 +5,9 @@ import (
 	"strings"
 )
 
-// header is the HAProxy configuration every HAProxy stack runs, up to its
-// server lines: the same text for harender, consul-template and the Serf
-// event handler, so that only the way servers change differs. It is the
-// built-in "gateway" template's, with its health-check timing. The
-// frontend is "gateway.fe": 3.3 and later refuse a frontend and a backend
-// of one name.
-func header(e *env, kvLine string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `# make compare: the same header for every HAProxy stack.
-global
-    log stderr format short local0 notice
-    stats socket %s mode 600 level admin expose-fd listeners
-    server-state-file %s
-    hard-stop-after 30s
-
-defaults
-    mode http
+// defaultsBody is the body of every defaults section of the bench's
+// HAProxy configs: the built-in templates' settings.
+const defaultsBody = `    mode http
     option idle-close-on-response
     timeout connect 2s
     timeout client 30s
@@ -31,11 +17,35 @@ defaults
     option redispatch 1
     retry-on all-retryable-errors
     load-server-state-from-file global
+`
 
+// globalAndDefaults is the global section and the unnamed defaults of
+// every HAProxy config the bench runs.
+func globalAndDefaults(e *env) string {
+	return fmt.Sprintf(`global
+    log stderr format short local0 notice
+    stats socket %s mode 600 level admin expose-fd listeners
+    server-state-file %s
+    hard-stop-after 30s
+
+defaults
+`, e.path("admin.sock"), e.path("server-state")) + defaultsBody
+}
+
+// header is the HAProxy configuration every HAProxy stack runs, up to its
+// server lines: the same text for harender, consul-template and the Serf
+// event handler, so that only the way servers change differs. It is the
+// built-in "gateway" template's, with its health-check timing. The
+// frontend is "gateway.fe": 3.3 and later refuse a frontend and a backend
+// of one name.
+func header(e *env, kvLine string) string {
+	var b strings.Builder
+	b.WriteString("# make compare: the same header for every HAProxy stack.\n" + globalAndDefaults(e))
+	fmt.Fprintf(&b, `
 frontend gateway.fe
     bind 127.0.0.1:%d
     default_backend gateway
-`, e.path("admin.sock"), e.path("server-state"), e.ports.front())
+`, e.ports.front())
 	if kvLine != "" {
 		b.WriteString("    " + kvLine + "\n")
 	}

@@ -89,25 +89,7 @@ func (c *routesCT) controller() string { return "consul-template" }
 // sections, and a named defaults section for the backends with the same
 // balance, health check and server timing.
 func routesTemplate(e *env) string {
-	return fmt.Sprintf(`# make bench-services: consul-template's equivalent of the routes template.
-global
-    log stderr format short local0 notice
-    stats socket %s mode 600 level admin expose-fd listeners
-    server-state-file %s
-    hard-stop-after 30s
-
-defaults
-    mode http
-    option idle-close-on-response
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout http-keep-alive 10s
-    retries 3
-    option redispatch 1
-    retry-on all-retryable-errors
-    load-server-state-from-file global
-
+	return "# make bench-services: consul-template's equivalent of the routes template.\n" + globalAndDefaults(e) + fmt.Sprintf(`
 frontend routes.fe
     bind %s
 {{- range services }}{{ $svc := .Name }}{{ range .Tags }}{{ if regexMatch "^urlprefix-/" . }}
@@ -116,17 +98,7 @@ frontend routes.fe
     default_backend no_route
 
 defaults backends
-    mode http
-    option idle-close-on-response
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout http-keep-alive 10s
-    retries 3
-    option redispatch 1
-    retry-on all-retryable-errors
-    load-server-state-from-file global
-    balance roundrobin
+`+defaultsBody+`    balance roundrobin
     option httpchk GET /health
     http-check expect status 200
     default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2 pool-purge-delay 500ms
@@ -140,7 +112,7 @@ backend {{ $svc }}
     server {{ .ID }} {{ .Address }}:{{ .Port }} check
 {{- end }}
 {{- end }}{{ end }}
-`, e.path("admin.sock"), e.path("server-state"), addr(e.ports.front()))
+`, addr(e.ports.front()))
 }
 
 // leftBackends counts the backends of routed services (svc-*) that HAProxy
