@@ -51,7 +51,7 @@ func TestRunFlapUnderLoad(t *testing.T) {
 				// which returns from maintenance. On the other flips
 				// it is deleted and added again.
 				time.Sleep(time.Until(start.Add(at - time.Second)))
-				held = append(held, holdRequest(t, url, 4*time.Second, flapper))
+				held = append(held, holdRequest(t, r, &haproxy.Runtime{Path: s.runtime}, url, 4*time.Second, flapper))
 			}
 			time.Sleep(time.Until(start.Add(at)))
 			flapper.SetHealthy(false)

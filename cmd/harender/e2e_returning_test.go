@@ -31,7 +31,7 @@ func TestRunReturningInstanceIsServedAgain(t *testing.T) {
 		load := testenv.StartLoad(url, 4)
 
 		gw := gws[1]
-		held := holdRequest(t, url, 6*time.Second, gw)
+		held := holdRequest(t, r, rt, url, 6*time.Second, gw)
 		gw.SetHealthy(false)
 		var st *haproxy.ServerState
 		waitFor(t, r, "gw-2 to be left in maintenance while busy", func() bool {
@@ -98,7 +98,7 @@ type heldRequest struct {
 
 // holdRequest sends requests through HAProxy that take d, until one is in
 // flight on gw (round robin gives each server every third or fourth).
-func holdRequest(t *testing.T, url string, d time.Duration, gw *testenv.Gateway) *heldRequest {
+func holdRequest(t *testing.T, r *sidecarRun, rt *haproxy.Runtime, url string, d time.Duration, gw *testenv.Gateway) *heldRequest {
 	t.Helper()
 	h, before := &heldRequest{}, gw.Holding(d)
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -118,7 +118,8 @@ func holdRequest(t *testing.T, url string, d time.Duration, gw *testenv.Gateway)
 		}
 	}
 	h.wg.Wait()
-	t.Fatalf("none of %d slow requests reached %s", h.sent, gw.ID)
+	t.Fatalf("none of %d slow requests reached %s; HAProxy reports it: %s\n%s",
+		h.sent, gw.ID, stateLine(serverState(t, rt, gw.ID)), lastLines(r.Logs(), 30))
 	return nil
 }
 
