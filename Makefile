@@ -99,7 +99,7 @@ fuzz:
 # own targets: bench-scale, bench-churn, bench-services (new services
 # added and removed, harender vs consul-template on HAProxy 3.4 and 3.0).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./cmd/harender/
+	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./haproxy/ ./cmd/harender/
 
 # Issue 8's scale table: harender run and consul-template on 1,000 services
 # x 10 instances (SERVICES, INSTANCES, NODES), idle for IDLE seconds and
