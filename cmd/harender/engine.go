@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/harender/harender/internal/apply"
 	"github.com/harender/harender/renderer"
@@ -19,8 +20,18 @@ func newSidecarEngine(cfg Config, m *apply.Metrics, log *slog.Logger) *apply.Eng
 	o := engineOptions(cfg, m, log)
 	o.VRRPWeightFile, o.VRRPHandoverDelay = cfg.HAProxy.VRRPWeightFile, cfg.HAProxy.VRRPHandoverDelay
 	o.CheckAsync = true // the loop goes on to the next change while haproxy -c runs
+	// Under churn, one haproxy -c per burst: each change reaches HAProxy's
+	// runtime at once, and the file when the changes pause (300ms), or
+	// every 2s at most.
+	o.CheckDelay, o.CheckDelayMax = checkDelay, checkDelayMax
 	return apply.New(o)
 }
+
+// The background check's quiet period and its bound (apply.Options).
+const (
+	checkDelay    = 300 * time.Millisecond
+	checkDelayMax = 2 * time.Second
+)
 
 func engineOptions(cfg Config, m *apply.Metrics, log *slog.Logger) apply.Options {
 	h := cfg.HAProxy

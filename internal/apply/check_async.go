@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/harender/harender/haproxy"
 	"github.com/harender/harender/renderer"
@@ -16,6 +17,22 @@ import (
 // free for the next Consul change meanwhile. The candidate is committed
 // when the check passes; a refused one is taken back out of HAProxy. Until
 // then Converge leaves HAProxy's servers alone.
+
+// checkDelay is how long the next background check waits: CheckDelay,
+// cut so that no candidate waits past CheckDelayMax since the first one
+// still unchecked. A newer candidate drops the waiting one, so a burst of
+// changes is checked once.
+func (e *Engine) checkDelay() time.Duration {
+	if e.o.CheckDelay <= 0 {
+		return 0
+	}
+	now := e.clock.Now()
+	if e.uncheckedSince.IsZero() {
+		e.uncheckedSince = now
+	}
+	left := e.uncheckedSince.Add(max(e.o.CheckDelayMax, e.o.CheckDelay)).Sub(now)
+	return max(min(e.o.CheckDelay, left), 0)
+}
 
 // pendingCheck is a candidate in HAProxy's runtime, not yet checked.
 type pendingCheck struct {
@@ -43,8 +60,20 @@ func (e *Engine) startCheck(ctx context.Context, outs []Output, g *generation, s
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	p := &pendingCheck{outs: outs, hash: g.hash, staged: st, cancel: cancel, done: make(chan error, 1)}
+	start := make(chan struct{})
+	if d := e.checkDelay(); d > 0 {
+		t := e.clock.AfterFunc(d, func() { close(start) })
+		p.cancel = func() { t.Stop(); cancel() }
+	} else {
+		close(start)
+	}
 	go func() {
-		p.done <- e.hap.Check(cctx, st.Path)
+		select {
+		case <-start:
+			p.done <- e.hap.Check(cctx, st.Path)
+		case <-cctx.Done():
+			p.done <- cctx.Err()
+		}
 		e.poke()
 	}()
 	e.pending = p
@@ -77,6 +106,7 @@ func (e *Engine) settleCheck(ctx context.Context) (err error, running bool) {
 		return nil, true
 	}
 	e.pending = nil
+	e.uncheckedSince = time.Time{}
 	p.cancel()
 	if err == nil {
 		e.prechecked = p.hash

@@ -26,6 +26,7 @@ func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string
 		// Committed when its check passes (check_async.go); it is a change.
 		return []string{e.o.Config}, nil
 	}
+	e.uncheckedSince = time.Time{} // this candidate is checked now, with the rest
 	if staged != nil {
 		staged.Discard() // Commit stages all outputs together
 	}

@@ -36,6 +36,11 @@ type Options struct {
 	// of servers already sent to the runtime API (check_async.go). Apply
 	// then returns before the file is written: for harender run only.
 	CheckAsync bool
+	// CheckDelay holds each background check back this long, restarted by
+	// every newer candidate but never past CheckDelayMax since the first
+	// one left unchecked: under churn the runtime API applies every
+	// change at once, and haproxy -c of the whole file runs once a burst.
+	CheckDelay, CheckDelayMax time.Duration
 	// VRRPWeightFile, if set, is kept at "0" while HAProxy runs what was
 	// applied and "-254" while not, for keepalived's track_file
 	// (status_file.go). At Close it is set to "-254" and the engine waits
@@ -65,22 +70,23 @@ type Engine struct {
 	changed     bool // desired changed since the last converge: work is change, not drift
 	writeFailed bool // the last commit could not write its files
 
-	lastReload  time.Time
-	failures    int       // consecutive failed reloads or starts
-	notBefore   time.Time // no reload or start before this (backoff)
-	force       string    // a reload owed for a reason the configs do not show
-	refused     string    // the generation HAProxy refused to load, retried with backoff
-	noMaster    string    // the last reload reason logged as impossible, to log it once
-	proc        Process
-	seenRunning bool                    // this run has seen HAProxy running
-	procDone    chan struct{}           // closed when the goroutine watching proc ends
-	weight      *weightFile             // nil without a VRRP weight file
-	versions    map[int]haproxy.Version // HAProxy's release per master pid
-	busy        map[string]bool         // removed servers still busy, deleted on a retry
-	triedEarly  map[string]bool         // servers found busy by serversFirst, during one Apply
-	moving      map[string]time.Time    // servers draining before a move on 2.x (moves.go)
-	pending     *pendingCheck           // a candidate in HAProxy, its check running (check_async.go)
-	prechecked  string                  // the generation whose check passed off the loop
+	lastReload     time.Time
+	failures       int       // consecutive failed reloads or starts
+	notBefore      time.Time // no reload or start before this (backoff)
+	force          string    // a reload owed for a reason the configs do not show
+	refused        string    // the generation HAProxy refused to load, retried with backoff
+	noMaster       string    // the last reload reason logged as impossible, to log it once
+	proc           Process
+	seenRunning    bool                    // this run has seen HAProxy running
+	procDone       chan struct{}           // closed when the goroutine watching proc ends
+	weight         *weightFile             // nil without a VRRP weight file
+	versions       map[int]haproxy.Version // HAProxy's release per master pid
+	busy           map[string]bool         // removed servers still busy, deleted on a retry
+	triedEarly     map[string]bool         // servers found busy by serversFirst, during one Apply
+	moving         map[string]time.Time    // servers draining before a move on 2.x (moves.go)
+	pending        *pendingCheck           // a candidate in HAProxy, its check running (check_async.go)
+	prechecked     string                  // the generation whose check passed off the loop
+	uncheckedSince time.Time               // when the oldest candidate not yet checked was sent
 
 	wake   chan struct{}
 	timer  Timer

@@ -88,6 +88,7 @@ type fakeHAProxy struct {
 	servers []haproxy.ServerState
 	conns   map[string]haproxy.ServerConns // backend/server: what show servers conn reports
 	calls   []string
+	callsMu sync.Mutex // Check runs on the background check's goroutine
 	proc    *fakeProcess
 }
 
@@ -96,11 +97,15 @@ func newFakeHAProxy(config string) *fakeHAProxy {
 }
 
 func (f *fakeHAProxy) call(format string, a ...any) {
+	f.callsMu.Lock()
+	defer f.callsMu.Unlock()
 	f.calls = append(f.calls, fmt.Sprintf(format, a...))
 }
 
 // count is how many calls start with prefix.
 func (f *fakeHAProxy) count(prefix string) int {
+	f.callsMu.Lock()
+	defer f.callsMu.Unlock()
 	n := 0
 	for _, c := range f.calls {
 		if strings.HasPrefix(c, prefix) {
