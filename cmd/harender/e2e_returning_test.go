@@ -96,23 +96,28 @@ type heldRequest struct {
 	sent int
 }
 
-// holdRequest sends requests through HAProxy that take d, until one is in
-// flight on gw (round robin gives each server every third or fourth).
+// holdRequest sends requests through HAProxy that take d, four at a time
+// (round robin gives each server every third or fourth), until one is in
+// flight on gw. It returns within milliseconds on a quiet machine: the
+// flap test's schedule allows it one second.
 func holdRequest(t *testing.T, r *sidecarRun, rt *haproxy.Runtime, url string, d time.Duration, gw *testenv.Gateway) *heldRequest {
 	t.Helper()
 	h, before := &heldRequest{}, gw.Holding(d)
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	t.Cleanup(c.CloseIdleConnections)
-	for i := range h.errs {
-		h.sent++
-		h.wg.Add(1)
-		go func(i int) {
-			defer h.wg.Done()
-			_, h.errs[i] = testenv.Get(c, fmt.Sprintf("%s?delay=%s", url, d))
-		}(i)
+	for h.sent < len(h.errs) {
+		for range 4 {
+			i := h.sent
+			h.sent++
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				_, h.errs[i] = testenv.Get(c, fmt.Sprintf("%s?delay=%s", url, d))
+			}()
+		}
 		// On loopback a request reaches its server within milliseconds;
-		// allow for a machine so loaded that it takes a few hundred.
-		for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		// allow for a loaded machine.
+		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 			if gw.Holding(d) > before {
 				return h
 			}
