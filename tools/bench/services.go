@@ -99,7 +99,7 @@ func measureServices(e *env, sp stackSpec, res *serviceResult) error {
 	if sp.kind == "harender" {
 		st = &routesHarender{bin: sp.haproxy}
 	} else {
-		st = &routesCT{bin: sp.haproxy}
+		st = &ctStack{bin: sp.haproxy, template: routesTemplate, serving: 1}
 	}
 	src := &consulSource{}
 	e.src = src

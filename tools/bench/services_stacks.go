@@ -58,29 +58,6 @@ func (h *routesHarender) reloads(e *env) int { return masterReloads(e) }
 func (h *routesHarender) runtime(e *env) int { return -1 }
 func (h *routesHarender) controller() string { return "harender" }
 
-// routesCT: consul-template renders haproxy.cfg from routesTemplate and
-// runs the check-and-reload script (haproxy -c, then "reload" on the
-// master socket) after every change.
-type routesCT struct{ bin string }
-
-func (c *routesCT) prepare(e *env) error {
-	return os.WriteFile(e.path("haproxy.cfg.tmpl"), []byte(routesTemplate(e)), 0o644)
-}
-
-func (c *routesCT) start(e *env) error {
-	cmd := fmt.Sprintf("%s %s %s %s", e.o.reloadScript, c.bin, e.path("haproxy.cfg"), e.path("master.sock"))
-	if _, err := e.ps.start("consul-template", nil, e.o.consulTemplate,
-		"-consul-addr", addr(e.ports.consulHTTP()), "-log-level", "warn",
-		"-template", e.path("haproxy.cfg.tmpl")+":"+e.path("haproxy.cfg")+":"+cmd); err != nil {
-		return err
-	}
-	return startHAProxy(e, c.bin, 1)
-}
-
-func (c *routesCT) reloads(e *env) int { return masterReloads(e) }
-func (c *routesCT) runtime(*env) int   { return -1 }
-func (c *routesCT) controller() string { return "consul-template" }
-
 // routesTemplate is the consul-template equivalent of harender's "routes"
 // template for path routes, written the way consul-template users route by
 // tag: a use_backend rule per tag urlprefix-/PATH, a backend per service

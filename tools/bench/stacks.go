@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -189,10 +190,20 @@ func (h *harenderStack) runtime(e *env) int {
 
 // ctStack: consul-template renders haproxy.cfg and runs the reload script
 // (haproxy -c, then "reload" on the master socket) after every change.
-type ctStack struct{ bin string }
+// template is what it renders (default: the gateway's consulTemplate),
+// serving how many instances HAProxy must answer with at start (default 3).
+type ctStack struct {
+	bin      string
+	template func(e *env) string
+	serving  int
+}
 
 func (c *ctStack) prepare(e *env) error {
-	return os.WriteFile(e.path("haproxy.cfg.tmpl"), []byte(consulTemplate(e, e.o.kvEvery > 0)), 0o644)
+	text := consulTemplate(e, e.o.kvEvery > 0)
+	if c.template != nil {
+		text = c.template(e)
+	}
+	return os.WriteFile(e.path("haproxy.cfg.tmpl"), []byte(text), 0o644)
 }
 
 func (c *ctStack) start(e *env) error {
@@ -202,7 +213,7 @@ func (c *ctStack) start(e *env) error {
 		"-template", e.path("haproxy.cfg.tmpl")+":"+e.path("haproxy.cfg")+":"+cmd); err != nil {
 		return err
 	}
-	return startHAProxy(e, c.bin, 3)
+	return startHAProxy(e, c.bin, cmp.Or(c.serving, 3))
 }
 
 func (c *ctStack) reloads(e *env) int { return masterReloads(e) }
