@@ -82,44 +82,39 @@ func (e *Engine) backendsDiff(ctx context.Context, g *generation) (missing []*ha
 	return missing, extra, nil
 }
 
-// addBackends creates the backends of g that HAProxy lacks. One it cannot
-// create at runtime is a needsReload.
-func (e *Engine) addBackends(ctx context.Context, g *generation, drift bool) error {
+// addBackends creates the backends of g that HAProxy lacks, and returns
+// those HAProxy runs that g lacks, for delBackends once the maps no longer
+// route to them (one show backend for both). A backend it cannot create
+// at runtime is a needsReload.
+func (e *Engine) addBackends(ctx context.Context, g *generation, drift bool) (extra []string, err error) {
 	if g.parsed == nil || !e.planOptions(ctx).RuntimeBackends {
-		return nil
+		return nil, nil
 	}
-	missing, _, err := e.backendsDiff(ctx, g)
+	missing, extra, err := e.backendsDiff(ctx, g)
 	if err != nil || len(missing) == 0 {
-		return err
+		return extra, err
 	}
 	var names []string
 	for _, s := range missing {
 		b, why := haproxy.RuntimeBackend(g.parsed, s)
 		if why != "" {
-			return needsReload(fmt.Sprintf("backend %s is not in haproxy and cannot be added at runtime: %s", s.Name, why))
+			return nil, needsReload(fmt.Sprintf("backend %s is not in haproxy and cannot be added at runtime: %s", s.Name, why))
 		}
 		if err := e.hap.(backendRuntime).AddBackend(ctx, b); err != nil {
 			e.m.RuntimeUpdates.WithLabelValues("failed").Inc()
 			e.log.Warn("runtime API backend add failed; reloading instead", "backend", s.Name, "error", err)
-			return needsReload("runtime API backend add failed")
+			return nil, needsReload("runtime API backend add failed")
 		}
 		names = append(names, s.Name)
 	}
 	e.reportBackends("added", names, g, drift)
-	return nil
+	return extra, nil
 }
 
-// delBackends deletes the backends HAProxy runs that g's config lacks. A
-// backend still in use stays unpublished, taking no new request, and is
-// tried again after busyRetry.
-func (e *Engine) delBackends(ctx context.Context, g *generation, drift bool) error {
-	if g.parsed == nil || !e.planOptions(ctx).RuntimeBackends {
-		return nil
-	}
-	_, extra, err := e.backendsDiff(ctx, g)
-	if err != nil || len(extra) == 0 {
-		return err
-	}
+// delBackends deletes extra, the backends addBackends found in HAProxy
+// and not in g's config. A backend still in use stays unpublished, taking
+// no new request, and is tried again after busyRetry.
+func (e *Engine) delBackends(ctx context.Context, g *generation, extra []string, drift bool) error {
 	var names []string
 	for _, name := range extra {
 		key := "backend " + name

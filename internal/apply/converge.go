@@ -107,8 +107,9 @@ func (e *Engine) converge(ctx context.Context, why string) error {
 			drift = false // a reload leaves nothing of the old state to call drift
 		}
 		var err error
+		var extra []string // backends for delBackends, after the maps
 		if !partial {
-			err = e.addBackends(ctx, e.desired, drift) // backends.go
+			extra, err = e.addBackends(ctx, e.desired, drift) // backends.go
 		}
 		if err == nil {
 			err = e.convergeServers(ctx, e.desired, drift, partial)
@@ -117,7 +118,7 @@ func (e *Engine) converge(ctx context.Context, why string) error {
 			err = e.convergeMaps(ctx, e.desired, drift) // maps.go
 		}
 		if err == nil && !partial {
-			err = e.delBackends(ctx, e.desired, drift)
+			err = e.delBackends(ctx, e.desired, extra, drift)
 		}
 		var nr needsReload
 		if errors.As(err, &nr) && e.force == "" {

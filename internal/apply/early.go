@@ -65,9 +65,11 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 		}
 	}
 	e.triedEarly = map[string]bool{}
-	if adds {
+	var extra []string
+	if adds || dels {
 		// New backends first, with their servers; then the other steps.
-		if e.addBackends(ctx, g, false) == nil {
+		var err error
+		if extra, err = e.addBackends(ctx, g, false); err == nil && adds {
 			if obs, err = e.hap.ServersState(ctx); err == nil {
 				steps, _ = haproxy.Reconcile(g.parsed, obs)
 			}
@@ -78,7 +80,7 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 		_ = e.convergeMaps(ctx, g, false) // maps.go
 	}
 	if dels {
-		_ = e.delBackends(ctx, g, false) // after no map routes to them
+		_ = e.delBackends(ctx, g, extra, false) // after no map routes to them
 	}
 	return st, true
 }
