@@ -42,6 +42,17 @@ func Unchanged(dest string, data []byte) bool {
 // Stage writes data to DEST.candidate, created with its permissions before
 // any byte is written, and fsyncs it.
 func Stage(dest string, data []byte, o WriteOptions) (*Staged, error) {
+	return stage(dest, data, o, true)
+}
+
+// Draft is Stage without the fsync, for a candidate that is only checked
+// and then discarded: a commit stages it again. Under load an fsync here
+// cost up to 20 ms on the path from a Consul change to HAProxy.
+func Draft(dest string, data []byte, o WriteOptions) (*Staged, error) {
+	return stage(dest, data, o, false)
+}
+
+func stage(dest string, data []byte, o WriteOptions, sync bool) (*Staged, error) {
 	dir := filepath.Dir(dest)
 	if o.CreateDestDirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -66,7 +77,11 @@ func Stage(dest string, data []byte, o WriteOptions) (*Staged, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+	var err2 error
+	if sync {
+		err2 = f.Sync()
+	}
+	if err := errors.Join(err2, f.Close()); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}

@@ -90,14 +90,25 @@ func (l *checkLog) took(d time.Duration) {
 }
 
 // explains reports whether a check changed at index n, waiting for the
-// checks trigger to reach n (see minExplainWait), with the services and
-// nodes whose checks at n were only patched in (they are to be fetched).
+// checks trigger to reach n, with the services and nodes whose checks at n
+// were only patched in (they are to be fetched). If the trigger is not
+// there after probeAfter, one plain query asks Consul for the checks'
+// index: below n, no check changed at n, and there is nothing to wait
+// for (an instance with no check moved); otherwise the trigger is on its
+// way, and is waited for (see minExplainWait).
 func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]bool) {
 	l.mu.Lock()
-	wait := min(max(4*l.cost, minExplainWait), maxExplainWait)
+	least := minExplainWait
+	if h.opts.explainWait > 0 {
+		least = h.opts.explainWait
+	}
+	wait := min(max(4*l.cost, least), max(least, maxExplainWait))
+	probe := min(max(l.cost, minProbeAfter), maxProbeAfter)
 	l.mu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	probeTimer := time.NewTimer(probe)
+	defer probeTimer.Stop()
 	for {
 		l.mu.Lock()
 		idx, ch, moved := l.index, l.changed[n], l.moved
@@ -111,12 +122,37 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 		}
 		select {
 		case <-moved:
+		case <-probeTimer.C:
+			if at, err := checksIndex(h); err == nil && at < n {
+				return false, nil, nil
+			}
 		case <-timer.C:
 			return false, nil, nil
 		case <-h.ctx.Done():
 			return false, nil, nil
 		}
 	}
+}
+
+// How long explains waits for the checks trigger before it asks Consul:
+// the trigger's longest plain answer, within these bounds. Most
+// registrations carry a check, and the trigger brings it within about
+// that; the probe is for those that do not.
+const (
+	minProbeAfter = 2 * time.Millisecond
+	maxProbeAfter = 50 * time.Millisecond
+)
+
+// checksIndex is the index of the latest write to Consul's checks, from a
+// plain query of health/state/any filtered to return nothing.
+func checksIndex(h *hub) (uint64, error) {
+	q := (&api.QueryOptions{Filter: `CheckID == "" and Node == ""`}).WithContext(h.ctx)
+	_, meta, err := h.client.Health().State(api.HealthAny, q)
+	observe(h.ctx, "health/state", err)
+	if err != nil {
+		return 0, err
+	}
+	return meta.LastIndex, nil
 }
 
 func copySet(m map[string]bool) map[string]bool {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -292,5 +293,34 @@ func TestSharedServicesFromTrigger(t *testing.T) {
 	requests, _ := f.counts()
 	if n := requests["/v1/catalog/services"]; n != 1 {
 		t.Errorf("a new service cost %d catalog/services requests, want 1: the trigger's, shared by the services dependency", n)
+	}
+}
+
+// TestSharedProbeSkipsTheWait: an instance with no check moves, and the
+// checks trigger never answers. Consul's checks index, asked once, says no
+// check changed, so the change is applied without waiting for the trigger
+// (here a minute: the test would time out).
+func TestSharedProbeSkipsTheWait(t *testing.T) {
+	f := newFakeCatalog(t)
+	w, qs := startShared(t, f, 3, func(o *Options) { o.explainWait = time.Minute })
+	f.register(fakeInst{node: "node-0", id: "bare", name: "svc-01", addr: "10.5.5.5", port: 80})
+	waitShared(t, w, qs[1], "the instance with no check", func(l []*HealthService) bool { return len(l) == 3 })
+
+	f.mu.Lock()
+	f.fault = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/v1/health/state/any" || r.URL.Query().Get("index") == "" {
+			return false // the probe, and every other query, is answered
+		}
+		<-r.Context().Done() // the trigger's blocking query never is
+		return true
+	}
+	f.mu.Unlock()
+	f.resetCounts()
+	f.setAddr("bare", "10.6.6.6")
+	waitShared(t, w, qs[1], "the moved instance", func(l []*HealthService) bool {
+		return slices.ContainsFunc(l, func(s *HealthService) bool { return s.ID == "bare" && s.Address == "10.6.6.6" })
+	})
+	if got, _ := f.counts(); got["/v1/health/state/any"] != 1 {
+		t.Errorf("health/state/any asked %d times for the move, want the one probe", got["/v1/health/state/any"])
 	}
 }

@@ -86,6 +86,10 @@ type Options struct {
 	// Serf, if set, is the Serf agent that serfMembers queries ask (see
 	// serf.go). The Watcher does not close it.
 	Serf *Serf
+
+	// explainWait, if set, replaces the least wait of the shared queries
+	// for their checks trigger (shared_checklog.go); tests only.
+	explainWait time.Duration
 }
 
 func (o Options) withDefaults() Options {

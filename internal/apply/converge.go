@@ -78,7 +78,9 @@ func (e *Engine) converge(ctx context.Context, why string) error {
 	if e.o.Config == "" || e.desired == nil {
 		return nil
 	}
-	drift := !e.changed
+	// Servers of an uncommitted candidate (dropped for a newer one, or
+	// refused) are taken back as a change, not repaired as drift.
+	drift := !e.changed && !e.early
 	e.checkFiles(drift)
 	if e.o.Reload == "never" {
 		// Files only; a supervised HAProxy is still kept running.
@@ -129,7 +131,7 @@ func (e *Engine) converge(ctx context.Context, why string) error {
 			return err
 		}
 		if !partial {
-			e.changed = false
+			e.changed, e.early = false, false
 			e.applied = e.desired
 			e.failures, e.notBefore = 0, time.Time{} // failures healed: no backoff left
 			e.setHealth("")

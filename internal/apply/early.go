@@ -15,8 +15,9 @@ import (
 // off the path from a Consul change to HAProxy serving it. Apply commits
 // the candidate afterwards; if haproxy -c refuses it, Apply converges back
 // to the last committed generation, which undoes these changes. The
-// candidate is staged beside the config first, so that a disk that cannot
-// take it leaves HAProxy untouched. It reports whether it sent anything,
+// candidate is written beside the config first (not synced: a commit
+// writes it again), so that a disk that cannot take it leaves HAProxy
+// untouched. It reports whether it sent anything,
 // with the staged candidate.
 func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation) (*renderer.Staged, bool) {
 	d := e.desired
@@ -59,12 +60,13 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 	var st *renderer.Staged
 	for _, o := range outs {
 		if o.Dest == e.o.Config {
-			if st, err = renderer.Stage(o.Dest, o.Data, o.Write); err != nil {
+			if st, err = renderer.Draft(o.Dest, o.Data, o.Write); err != nil {
 				return nil, false // Commit meets the same error and reports it
 			}
 		}
 	}
 	e.triedEarly = map[string]bool{}
+	e.early = true // converging back from it, if it is dropped, is no drift
 	var extra []string
 	if adds || dels {
 		// New backends first, with their servers; then the other steps.

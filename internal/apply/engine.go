@@ -87,6 +87,7 @@ type Engine struct {
 	pending        *pendingCheck           // a candidate in HAProxy, its check running (check_async.go)
 	prechecked     string                  // the generation whose check passed off the loop
 	uncheckedSince time.Time               // when the oldest candidate not yet checked was sent
+	early          bool                    // HAProxy got servers of a candidate not committed (early.go)
 
 	wake   chan struct{}
 	timer  Timer

@@ -134,7 +134,7 @@ haproxy {
 }
 EOF
     say "latency, HAProxy $v ($("$hb" -v | head -1 | cut -d' ' -f3)); config $d/harender.hcl (no wait block)"
-    "$bin/harender" run --config "$d/harender.hcl" --listen 127.0.0.1:$((base + 120)) --log-format json >"$d/harender.log" 2>&1 &
+    "$bin/harender" run ${HARENDER_ARGS:-} --config "$d/harender.hcl" --listen 127.0.0.1:$((base + 120)) --log-format json >"$d/harender.log" 2>&1 &
     local hp=$!; pids+=($hp)
     wait_http "http://127.0.0.1:$((base + 120))/healthz"
     wait_http "http://127.0.0.1:$((base + 80))/"
@@ -223,7 +223,7 @@ EOF
   say "rss: harender run, $SERVICES-service template -> HAProxy 2.6 (started by harender; reload auto, min_reload_interval 1s, no wait block)"
   local t0; t0=$(date +%s.%N)
   BENCH_RUNTIME_SOCKET=$d/admin.sock BENCH_BIND=127.0.0.1:$((base + 82)) \
-    "$bin/harender" run --config "$d/harender.hcl" --listen 127.0.0.1:$((base + 120)) --log-format json >"$d/harender.log" 2>&1 &
+    "$bin/harender" run ${HARENDER_ARGS:-} --config "$d/harender.hcl" --listen 127.0.0.1:$((base + 120)) --log-format json >"$d/harender.log" 2>&1 &
   local hp=$!; pids+=($hp)
   wait_http "http://127.0.0.1:$((base + 120))/healthz" 1200
   echo "  first apply (render + haproxy -c + start) after $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s;" \
