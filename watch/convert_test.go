@@ -47,7 +47,7 @@ func TestAggregatedStatusFilter(t *testing.T) {
 					Service: &api.AgentService{ID: "web-1", Service: "web"},
 					Checks:  tc.checks,
 				}
-				got := len(healthServices([]*api.ServiceEntry{entry}, q.filters, false)) == 1
+				got := len(healthServices(nil, []*api.ServiceEntry{entry}, q.filters, false)) == 1
 				if got != want {
 					t.Errorf("filter %q accepted = %v, want %v", filter, got, want)
 				}
@@ -62,7 +62,7 @@ func TestEmptyFilterAcceptsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	entry := &api.ServiceEntry{Node: &api.Node{Node: "n"}, Service: &api.AgentService{ID: "w"}}
-	if got := healthServices([]*api.ServiceEntry{entry}, q.filters, false); len(got) != 0 {
+	if got := healthServices(nil, []*api.ServiceEntry{entry}, q.filters, false); len(got) != 0 {
 		t.Errorf("got %d services, want 0", len(got))
 	}
 }
@@ -103,7 +103,7 @@ func TestHealthServicesShape(t *testing.T) {
 			Weights: api.AgentWeights{Passing: 1, Warning: 1},
 		},
 	}
-	got := healthServices(entries, []string{"passing"}, false)
+	got := healthServices(nil, entries, []string{"passing"}, false)
 	if !reflect.DeepEqual(got, want) {
 		for i := range got {
 			t.Logf("got[%d] = %+v", i, *got[i])
@@ -115,14 +115,14 @@ func TestHealthServicesShape(t *testing.T) {
 	}
 
 	// With near, Consul's order is kept.
-	near := healthServices(entries, []string{"passing"}, true)
+	near := healthServices(nil, entries, []string{"passing"}, true)
 	for i, id := range []string{"web-b", "web-z", "web-a"} {
 		if near[i].ID != id {
 			t.Errorf("near[%d].ID = %q, want %q", i, near[i].ID, id)
 		}
 	}
 
-	if got := healthServices(nil, []string{"passing"}, false); got == nil || len(got) != 0 {
+	if got := healthServices(nil, nil, []string{"passing"}, false); got == nil || len(got) != 0 {
 		t.Errorf("no entries: got %#v, want empty non-nil slice", got)
 	}
 }

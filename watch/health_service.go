@@ -143,7 +143,7 @@ func (d *HealthServiceQuery) Fetch(ctx context.Context, c *api.Client, q *api.Qu
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d, err)
 	}
-	return healthServices(entries, d.filters, d.near != ""), meta, nil
+	return healthServices(internerFrom(ctx), entries, d.filters, d.near != ""), meta, nil
 }
 
 // healthServices converts Consul's answer to consul-template's shape: the
@@ -151,12 +151,14 @@ func (d *HealthServiceQuery) Fetch(ctx context.Context, c *api.Client, q *api.Qu
 // warning, passing), entries whose status the filters do not accept are
 // dropped, the service address falls back to the node's, tags are sorted,
 // and the list is ordered by node then ID unless near was asked for.
-func healthServices(entries []*api.ServiceEntry, filters []string, near bool) []*HealthService {
+// Node data repeated across entries is shared through in (nil: not).
+func healthServices(in *interner, entries []*api.ServiceEntry, filters []string, near bool) []*HealthService {
 	list := make([]*HealthService, 0, len(entries))
 	for _, e := range entries {
 		if e == nil || e.Node == nil || e.Service == nil {
 			continue
 		}
+		in.entry(e)
 		status := e.Checks.AggregatedStatus()
 		if !acceptStatus(filters, status) {
 			continue

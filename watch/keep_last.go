@@ -97,7 +97,7 @@ func (k *keeper) Fetch(ctx context.Context, c *api.Client, q *api.QueryOptions) 
 		return nil, nil, fmt.Errorf("%s: %w", d, err)
 	}
 	k.failing = failingInstances(entries)
-	return healthServices(entries, d.filters, d.near != ""), meta, nil
+	return healthServices(internerFrom(ctx), entries, d.filters, d.near != ""), meta, nil
 }
 
 // failingInstances lists the instances of an unfiltered answer whose checks

@@ -105,6 +105,7 @@ type hub struct {
 	watched  map[hubKey]bool
 	queue    []hubKey
 
+	intern  *interner    // node data shared between instances (intern.go)
 	checks  checkLog     // what the checks trigger saw (shared_triggers.go)
 	catalog catalogState // the services trigger's answer (shared_catalog.go)
 	// ready is closed once every trigger has its first answer: no service
@@ -385,7 +386,7 @@ func (h *hub) work() {
 		if h.services[key] == s {
 			var list []*HealthService
 			if err == nil {
-				list = healthServices(entries, []string{HealthAny}, false)
+				list = healthServices(h.intern, entries, []string{HealthAny}, false)
 				meta = s.shownIndex(list, meta)
 			}
 			h.publish(s, hubResult{list: list, meta: meta, err: err, gen: s.res.gen + 1})

@@ -133,6 +133,7 @@ type Watcher struct {
 
 	inFlight chan struct{} // semaphore; nil when unbounded
 	hub      *hub          // the shared queries; nil unless Options.Shared
+	intern   *interner     // node data shared between answers (intern.go)
 
 	mu      sync.Mutex
 	stopped bool
@@ -155,12 +156,14 @@ func New(c *api.Client, o Options) *Watcher {
 		updates: make(chan struct{}, 1),
 		running: map[string]*poller{},
 		data:    map[string]any{},
+		intern:  newInterner(),
 	}
 	if o.MaxInFlight > 0 {
 		w.inFlight = make(chan struct{}, o.MaxInFlight)
 	}
 	if o.Shared && !o.Once {
 		w.hub = newHub(c, w.opts)
+		w.hub.intern = w.intern
 	}
 	return w
 }
@@ -284,7 +287,7 @@ func (w *Watcher) poll(ctx context.Context, key string, p *poller) {
 		o          = w.opts
 		log        = o.Logger.With("dependency", key)
 		retry      = backoff{base: o.Backoff, max: o.MaxBackoff}
-		fetchCtx   = withObserver(ctx, o.Observe)
+		fetchCtx   = withInterner(withObserver(ctx, o.Observe), w.intern)
 		blocks     bool
 		index      uint64
 		last       any
