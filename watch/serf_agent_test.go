@@ -50,6 +50,9 @@ func TestSerfMembersAgent(t *testing.T) {
 	const key = "s3cret-serf-rpc-key"
 	lb := testenv.StartSerfAgent(t, "lb", map[string]string{"role": "lb"}, key)
 	gw1 := testenv.StartSerfAgent(t, "gw-1", map[string]string{"role": "gateway", "port": "8081"}, "", lb.Bind)
+	// The Watcher starts once lb knows gw-1: an empty first answer is
+	// Serf's truth before the join, and not what this test is about.
+	waitMembers(t, lb, 2)
 	keyFile := filepath.Join(t.TempDir(), "serf.key")
 	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -130,4 +133,27 @@ func TestSerfWrongAuthKey(t *testing.T) {
 		t.Fatalf("err = %v; want an error without the key", err)
 	}
 	t.Logf("error: %v", err)
+}
+
+// waitMembers waits until agent a sees n alive members.
+func waitMembers(t *testing.T, a *testenv.SerfAgent, n int) {
+	t.Helper()
+	c, err := a.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ms, err := c.Members()
+		alive := 0
+		for _, m := range ms {
+			if m.Status == "alive" {
+				alive++
+			}
+		}
+		if err == nil && alive >= n {
+			return
+		}
+	}
+	t.Fatalf("serf agent %s: fewer than %d members alive after 10s", a.RPC, n)
 }
