@@ -57,7 +57,7 @@ func namedServer(t *testing.T, name string) int {
 
 // startHAProxy runs bin in master-worker mode in its own process group and
 // kills the whole group when the test ends.
-func startHAProxy(t *testing.T, bin haproxyBin, dir, cfg string) (*exec.Cmd, *Master) {
+func startHAProxy(t testing.TB, bin haproxyBin, dir, cfg string) (*exec.Cmd, *Master) {
 	t.Helper()
 	logPath := filepath.Join(dir, "haproxy.log")
 	logf, err := os.Create(logPath)
@@ -274,7 +274,7 @@ func TestIntegration(t *testing.T) {
 }
 
 // waitRuntime waits until the worker's runtime socket answers.
-func waitRuntime(t *testing.T, rt *Runtime) {
+func waitRuntime(t testing.TB, rt *Runtime) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
