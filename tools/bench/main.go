@@ -49,7 +49,7 @@ func run(args []string) int {
 	bin := filepath.Join(root, "bin")
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&o.stacks, "stacks", "harender@2.6,harender@3.0,consul-template@2.6,consul-template@3.0,fabio,serf@2.6,serf@3.0", "`LIST` of stacks: harender, harender-always, consul-template, serf, harender-serf (each @2.6, @3.0 or @3.4), fabio")
+	fs.StringVar(&o.stacks, "stacks", "harender@2.6,harender@3.0,consul-template@2.6,consul-template@3.0,fabio,serf@2.6,serf@3.0", "`LIST` of stacks: harender, harender-always, consul-template, serf, harender-serf, static (each @2.6, @3.0 or @3.4; static: HAProxy on the stable instances, nothing following Consul, the floor of a churn run), fabio")
 	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, steady (churn's length, no event), kill, flap; or services alone (harender and consul-template stacks)")
 	fs.IntVar(&o.services, "services", 20, "services: routed services added, then removed, one by one")
 	fs.IntVar(&o.events, "events", 100, "churn: membership events")

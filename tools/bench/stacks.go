@@ -45,7 +45,7 @@ func parseStacks(list string, o *options) ([]stackSpec, error) {
 		kind, ver, _ := strings.Cut(s, "@")
 		sp := stackSpec{name: s, kind: kind, version: ver}
 		switch kind {
-		case "harender", "harender-always", "consul-template", "serf", "harender-serf":
+		case "harender", "harender-always", "consul-template", "serf", "harender-serf", "static":
 			switch ver {
 			case "2.6":
 				sp.haproxy = o.haproxy26
@@ -61,7 +61,7 @@ func parseStacks(list string, o *options) ([]stackSpec, error) {
 				return nil, fmt.Errorf("stack %q: Fabio takes no HAProxy version", s)
 			}
 		default:
-			return nil, fmt.Errorf("stack %q: unknown kind (harender, harender-always, consul-template, fabio, serf, harender-serf)", s)
+			return nil, fmt.Errorf("stack %q: unknown kind (harender, harender-always, consul-template, fabio, serf, harender-serf, static)", s)
 		}
 		out = append(out, sp)
 	}
@@ -81,6 +81,8 @@ func (sp stackSpec) build(o *options) (stack, source) {
 		return &ctStack{bin: sp.haproxy}, &consulSource{}
 	case "serf":
 		return &serfStack{bin: sp.haproxy}, &serfSource{}
+	case "static":
+		return &staticStack{bin: sp.haproxy}, &consulSource{}
 	}
 	return &fabioStack{}, &consulSource{}
 }
@@ -258,3 +260,22 @@ func (f *fabioStack) start(e *env) error {
 func (f *fabioStack) reloads(*env) int   { return -1 }
 func (f *fabioStack) runtime(*env) int   { return -1 }
 func (f *fabioStack) controller() string { return "" }
+
+// staticStack: HAProxy on a fixed config of the stable instances, with
+// nothing following Consul. Its churn run is the floor of the others: what
+// Consul's own work and the instances cost the proxy's throughput.
+type staticStack struct{ bin string }
+
+func (s *staticStack) prepare(e *env) error {
+	var b strings.Builder
+	b.WriteString(header(e, ""))
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&b, "    server gw-%d 127.0.0.1:%d check\n", i, e.ports.instance(i))
+	}
+	return os.WriteFile(e.path("haproxy.cfg"), []byte(b.String()), 0o644)
+}
+
+func (s *staticStack) start(e *env) error { return startHAProxy(e, s.bin, 3) }
+func (s *staticStack) reloads(e *env) int { return masterReloads(e) }
+func (s *staticStack) runtime(*env) int   { return -1 }
+func (s *staticStack) controller() string { return "" }
