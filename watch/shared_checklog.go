@@ -103,7 +103,7 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 		least = h.opts.explainWait
 	}
 	wait := min(max(4*l.cost, least), max(least, maxExplainWait))
-	probe := min(max(l.cost, minProbeAfter), maxProbeAfter)
+	probe := min(max(2*l.cost, minProbeAfter), wait)
 	l.mu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -134,14 +134,12 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 	}
 }
 
-// How long explains waits for the checks trigger before it asks Consul:
-// the trigger's longest plain answer, within these bounds. Most
-// registrations carry a check, and the trigger brings it within about
-// that; the probe is for those that do not.
-const (
-	minProbeAfter = 2 * time.Millisecond
-	maxProbeAfter = 50 * time.Millisecond
-)
+// explains waits for the checks trigger twice its longest plain answer,
+// at least minProbeAfter, before it asks Consul. Most registrations carry
+// a check, and the trigger brings it within that: at 10,000 checks its
+// answer takes hundreds of ms, and asking sooner would cost a request per
+// registration. The probe is for the registrations with no check.
+const minProbeAfter = 2 * time.Millisecond
 
 // checksIndex is the index of the latest write to Consul's checks, from a
 // plain query of health/state/any filtered to return nothing.
