@@ -92,7 +92,7 @@ func (l *checkLog) took(d time.Duration) {
 // explains reports whether a check changed at index n, waiting for the
 // checks trigger to reach n, with the services and nodes whose checks at n
 // were only patched in (they are to be fetched). If the trigger is not
-// there after probeAfter, one plain query asks Consul for the checks'
+// there after a while (minProbeAfter), one plain query asks Consul for the checks
 // index: below n, no check changed at n, and there is nothing to wait
 // for (an instance with no check moved); otherwise the trigger is on its
 // way, and is waited for (see minExplainWait).
