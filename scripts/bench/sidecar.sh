@@ -5,7 +5,8 @@
 #   latency   Consul write -> change served by HAProxy, for a change that
 #             needs a reload (KV key rendered into an http-response header)
 #             and one that goes through the runtime API (an instance
-#             re-registered with the same ID on another gateway's port).
+#             re-registered with the same ID on another gateway's port),
+#             and an instance with an HTTP check joining and leaving.
 #             Per HAProxy version; harender starts HAProxy itself.
 #   rss       VmRSS of harender run with 1,000 services (one instance each)
 #             rendered into a 1,000-backend HAProxy config (HAProxy started
@@ -151,6 +152,13 @@ EOF
     "$bt" runtime -consul "$consul_addr" -url "http://127.0.0.1:$((base + 81))/" -n "$N" -gap "$GAP" -poll "$POLL" \
       -targets "$((base + 11))=gw-a,$((base + 12))=gw-b" -log "$d/harender.log" -csv "$d/runtime.csv" \
       -diag "python3 '$root/scripts/bench/hastate.py' '$d/master.sock' '$d/admin.sock' rt"
+    # An instance with an HTTP check of its own joins and leaves, as a
+    # gateway does: Consul's checks query names its service at once. It is
+    # the gateway the moves did not end on.
+    local join_target="$((base + 12))=gw-b"
+    [ $((N % 2)) = 1 ] && join_target="$((base + 11))=gw-a"
+    "$bt" join -consul "$consul_addr" -url "http://127.0.0.1:$((base + 81))/" -n "$N" -gap "$GAP" -poll "$POLL" \
+      -target "$join_target" -log "$d/harender.log" -csv "$d/join.csv"
     local m2r m2u m2n; m2r=$(metric $((base + 120)) 'harender_haproxy_reloads_total\{result="ok"')
     m2u=$(metric $((base + 120)) 'harender_haproxy_runtime_updates_total\{result="ok"')
     m2n=$(metric $((base + 120)) 'harender_renders_total')

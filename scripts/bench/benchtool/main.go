@@ -8,6 +8,10 @@
 //	         (another running gateway); poll until the body names the
 //	         gateway on the new port. Same report; log line "applied through
 //	         the runtime API".
+//	join     an instance with an HTTP check of its own joins (registered)
+//	         and leaves (deregistered) N times; a join is served at its
+//	         first answer, a leave at the first of six answers in a row
+//	         from the other instance.
 //	register register N services svc-NNNN with one instance each.
 //	churn    every -every, pick a random svc-NNNN and either change its
 //	         meta weight (runtime-API change) or toggle its registration
@@ -31,7 +35,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchtool: ")
 	if len(os.Args) < 2 {
-		log.Fatal("usage: benchtool reload|runtime|register|churn|rss|proxy [flags]")
+		log.Fatal("usage: benchtool reload|runtime|join|register|churn|rss|proxy [flags]")
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	var err error
@@ -40,6 +44,8 @@ func main() {
 		err = cmdReload(args)
 	case "runtime":
 		err = cmdRuntime(args)
+	case "join":
+		err = cmdJoin(args)
 	case "register":
 		err = cmdRegister(args)
 	case "churn":
