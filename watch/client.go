@@ -210,6 +210,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &boundedBody{ReadCloser: resp.Body, ctx: ctx, parent: parent, cancel: cancel, limit: limit, wait: wait}
+	if err := sinkBody(parent, resp); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 

@@ -29,28 +29,37 @@ func slim(c *api.HealthCheck) slimCheck {
 
 type checksTrigger struct {
 	prev map[string]slimCheck
-	next map[string]*api.HealthCheck
+	// next is the latest answer, slim; full holds, whole, only its checks
+	// that are new or changed since prev: the answer is read one check at
+	// a time (body_sink.go), and at 10,000 checks holding it whole cost
+	// 20 MB or more at every wake.
+	next map[string]slimCheck
+	full map[string]*api.HealthCheck
 	took time.Duration // of the last plain answer, 0 once recorded
 }
 
 func (*checksTrigger) endpoint() string { return "health/state" }
 
 func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMeta, error) {
-	var list []*api.HealthCheck
+	next := make(map[string]slimCheck, len(t.prev))
+	full := map[string]*api.HealthCheck{}
+	each := func(c *api.HealthCheck) {
+		k := c.Node + "\x00" + c.CheckID
+		next[k] = slim(c)
+		if p, ok := t.prev[k]; t.prev != nil && (!ok || p.modifyIndex != c.ModifyIndex) {
+			full[k] = c
+		}
+	}
+	var empty []*api.HealthCheck // what api decodes: the sink took the body
 	start := time.Now()
-	meta, err := c.Raw().Query("/v1/health/state/any", &list, q)
+	meta, err := c.Raw().Query("/v1/health/state/any", &empty, q.WithContext(withCheckSink(q.Context(), each)))
 	if err != nil {
 		return nil, err
 	}
 	if q.WaitIndex == 0 {
 		t.took = time.Since(start)
 	}
-	t.next = make(map[string]*api.HealthCheck, len(list))
-	for _, c := range list {
-		if c != nil {
-			t.next[c.Node+"\x00"+c.CheckID] = c
-		}
-	}
+	t.next, t.full = next, full
 	return meta, nil
 }
 
@@ -61,16 +70,12 @@ func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
 	}
 	var d checkDiff
 	if !baseline {
-		d = diffChecks(t.prev, t.next, index)
+		d = diffChecks(t.prev, t.next, t.full, index)
 		h.refetchFor(d.names, d.nodes)
 		h.patchChecks(d.changed)
 	}
 	h.checks.record(index, d.at, d.changed, d.removed)
-	t.prev = make(map[string]slimCheck, len(t.next))
-	for k, c := range t.next {
-		t.prev[k] = slim(c)
-	}
-	t.next = nil
+	t.prev, t.next, t.full = t.next, nil, nil
 }
 
 // checkDiff is what changed between two answers of the checks trigger.
@@ -81,9 +86,10 @@ type checkDiff struct {
 	removed      bool               // a check left, at an index since the previous answer
 }
 
-// diffChecks compares prev and cur; index is cur's (the index of a
+// diffChecks compares prev and cur; full holds cur's checks that are not
+// in prev at the same ModifyIndex; index is cur's (the index of a
 // removal).
-func diffChecks(prev map[string]slimCheck, cur map[string]*api.HealthCheck, index uint64) checkDiff {
+func diffChecks(prev, cur map[string]slimCheck, full map[string]*api.HealthCheck, index uint64) checkDiff {
 	d := checkDiff{names: map[string]bool{}, nodes: map[string]bool{}}
 	name := func(c slimCheck) {
 		if c.serviceID == "" {
@@ -94,17 +100,18 @@ func diffChecks(prev map[string]slimCheck, cur map[string]*api.HealthCheck, inde
 	}
 	for k, c := range cur {
 		p, ok := prev[k]
+		whole := full[k]
 		switch {
-		case ok && p.modifyIndex == c.ModifyIndex:
+		case ok && p.modifyIndex == c.modifyIndex:
 			continue
-		case ok && p.serviceID == c.ServiceID && p.serviceName == c.ServiceName:
-			d.changed = append(d.changed, c)
+		case ok && whole != nil && p.serviceID == c.serviceID && p.serviceName == c.serviceName:
+			d.changed = append(d.changed, whole)
 		default:
-			name(slim(c))
+			name(c)
 			if ok {
 				name(p)
 			}
-			d.at = append(d.at, c.ModifyIndex)
+			d.at = append(d.at, c.modifyIndex)
 		}
 	}
 	for k, p := range prev {
