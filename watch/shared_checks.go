@@ -52,7 +52,9 @@ func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMet
 	}
 	var empty []*api.HealthCheck // what api decodes: the sink took the body
 	start := time.Now()
-	meta, err := c.Raw().Query("/v1/health/state/any", &empty, q.WithContext(withCheckSink(q.Context(), each)))
+	sink := checkSink(each)
+	meta, err := c.Raw().Query("/v1/health/state/any", &empty, q.WithContext(withBodySink(q.Context(), sink)))
+	sink.fn = nil
 	if err != nil {
 		return nil, err
 	}
