@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -21,7 +22,10 @@ type bodySinkKey struct{}
 // bodySink is what the context holds. Its caller clears fn once the query
 // is over: net/http may keep a request's context after it (a heap profile
 // under churn showed 40 answers' worth of checks held through it).
-type bodySink struct{ fn func(io.Reader) error }
+type bodySink struct {
+	fn    func(io.Reader) error
+	began time.Time // when the body began to be read (the headers are in)
+}
 
 func withBodySink(ctx context.Context, sink *bodySink) context.Context {
 	return context.WithValue(ctx, bodySinkKey{}, sink)
@@ -63,6 +67,7 @@ func sinkBody(ctx context.Context, resp *http.Response) error {
 	if !ok || sink.fn == nil || resp.StatusCode != http.StatusOK {
 		return nil
 	}
+	sink.began = time.Now()
 	err := sink.fn(resp.Body)
 	if err == nil {
 		_, err = io.Copy(io.Discard, resp.Body) // to EOF: the connection is kept

@@ -17,6 +17,7 @@ type checkLog struct {
 	order   []uint64      // changed's keys, oldest first
 	moved   chan struct{} // closed and replaced when index moves
 	cost    time.Duration // the longest plain answer's time, asked and read
+	read    time.Duration // recent answers' read time, the longest, decaying
 }
 
 // checkChange is what the checks changed at one index did.
@@ -89,6 +90,14 @@ func (l *checkLog) took(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// readIn records how long an answer's body took to read and decode. The
+// longest recent one is kept: each answer takes an eighth off it first.
+func (l *checkLog) readIn(d time.Duration) {
+	l.mu.Lock()
+	l.read = max(d, l.read-l.read/8)
+	l.mu.Unlock()
+}
+
 // explains reports whether a check changed at index n, waiting for the
 // checks trigger to reach n, with the services and nodes whose checks at n
 // were only patched in (they are to be fetched). If the trigger is not
@@ -103,7 +112,11 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 		least = h.opts.explainWait
 	}
 	wait := min(max(4*l.cost, least), max(least, maxExplainWait))
-	probe := min(max(2*l.cost, minProbeAfter), wait)
+	probe := 2 * l.cost
+	if l.read > 0 {
+		probe = 3 * l.read
+	}
+	probe = min(max(probe, minProbeAfter), wait)
 	l.mu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -134,11 +147,12 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 	}
 }
 
-// explains waits for the checks trigger twice its longest plain answer,
-// at least minProbeAfter, before it asks Consul. Most registrations carry
-// a check, and the trigger brings it within that: at 10,000 checks its
-// answer takes hundreds of ms, and asking sooner would cost a request per
-// registration. The probe is for the registrations with no check.
+// explains waits for the checks trigger three times as long as its recent
+// answers took to read (or twice its first answer, asked and read, before
+// any), at least minProbeAfter, before it asks Consul. Most registrations
+// carry a check, and the trigger brings it within that: at 10,000 checks
+// its answer takes hundreds of ms, and asking sooner would cost a request
+// per registration. The probe is for the registrations with no check.
 const minProbeAfter = 2 * time.Millisecond
 
 // checksIndex is the index of the latest write to Consul's checks, from a

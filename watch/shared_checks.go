@@ -36,6 +36,7 @@ type checksTrigger struct {
 	next map[string]slimCheck
 	full map[string]*api.HealthCheck
 	took time.Duration // of the last plain answer, 0 once recorded
+	read time.Duration // the last answer's body, read and decoded
 }
 
 func (*checksTrigger) endpoint() string { return "health/state" }
@@ -58,6 +59,9 @@ func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMet
 	if err != nil {
 		return nil, err
 	}
+	if !sink.began.IsZero() {
+		t.read = time.Since(sink.began)
+	}
 	if q.WaitIndex == 0 {
 		t.took = time.Since(start)
 	}
@@ -70,6 +74,7 @@ func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
 		h.checks.took(t.took)
 		t.took = 0
 	}
+	h.checks.readIn(t.read)
 	var d checkDiff
 	if !baseline {
 		d = diffChecks(t.prev, t.next, t.full, index)
