@@ -77,11 +77,11 @@ func stage(dest string, data []byte, o WriteOptions, sync bool) (*Staged, error)
 		os.Remove(path)
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}
-	var err2 error
+	var syncErr error
 	if sync {
-		err2 = f.Sync()
+		syncErr = f.Sync()
 	}
-	if err := errors.Join(err2, f.Close()); err != nil {
+	if err := errors.Join(syncErr, f.Close()); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("stage %s: %w", dest, err)
 	}

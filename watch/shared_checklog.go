@@ -101,10 +101,11 @@ func (l *checkLog) readIn(d time.Duration) {
 // explains reports whether a check changed at index n, waiting for the
 // checks trigger to reach n, with the services and nodes whose checks at n
 // were only patched in (they are to be fetched). If the trigger is not
-// there after a while (minProbeAfter), one plain query asks Consul for the checks
-// index: below n, no check changed at n, and there is nothing to wait
-// for (an instance with no check moved); otherwise the trigger is on its
-// way, and is waited for (see minExplainWait).
+// there after three times its recent read time (see minProbeAfter), one
+// plain query asks Consul for the checks' index: below n, no check changed
+// at n, and there is nothing to wait for (an instance with no check
+// moved); otherwise the trigger is on its way, and is waited for (see
+// minExplainWait).
 func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]bool) {
 	l.mu.Lock()
 	least := minExplainWait
@@ -112,11 +113,7 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 		least = h.opts.explainWait
 	}
 	wait := min(max(4*l.cost, least), max(least, maxExplainWait))
-	probe := 2 * l.cost
-	if l.read > 0 {
-		probe = 3 * l.read
-	}
-	probe = min(max(probe, minProbeAfter), wait)
+	probe := min(max(3*l.read, minProbeAfter), wait)
 	l.mu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -147,12 +144,11 @@ func (l *checkLog) explains(h *hub, n uint64) (ok bool, names, nodes map[string]
 	}
 }
 
-// explains waits for the checks trigger three times as long as its recent
-// answers took to read (or twice its first answer, asked and read, before
-// any), at least minProbeAfter, before it asks Consul. Most registrations
-// carry a check, and the trigger brings it within that: at 10,000 checks
-// its answer takes hundreds of ms, and asking sooner would cost a request
-// per registration. The probe is for the registrations with no check.
+// minProbeAfter is the least time explains waits for the checks trigger
+// before it asks Consul. Most registrations carry a check, and the trigger
+// brings it within three times its recent read time: at 10,000 checks
+// that is hundreds of ms, and asking sooner would cost a request per
+// registration. The probe is for the registrations with no check.
 const minProbeAfter = 2 * time.Millisecond
 
 // checksIndex is the index of the latest write to Consul's checks, from a

@@ -36,7 +36,7 @@ type checksTrigger struct {
 	next map[string]slimCheck
 	full map[string]*api.HealthCheck
 	took time.Duration // of the last plain answer, 0 once recorded
-	read time.Duration // the last answer's body, read and decoded
+	read time.Duration // the last answer's body, read and decoded; 0 once recorded
 }
 
 func (*checksTrigger) endpoint() string { return "health/state" }
@@ -74,7 +74,10 @@ func (t *checksTrigger) apply(h *hub, index uint64, baseline bool) {
 		h.checks.took(t.took)
 		t.took = 0
 	}
-	h.checks.readIn(t.read)
+	if t.read > 0 {
+		h.checks.readIn(t.read)
+		t.read = 0
+	}
 	var d checkDiff
 	if !baseline {
 		d = diffChecks(t.prev, t.next, t.full, index)
