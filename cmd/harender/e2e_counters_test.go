@@ -85,7 +85,10 @@ func countersSurviveReloads(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples, drops, last := mon.stop()
+	samples, drops, last, err := mon.stop()
+	if err != nil {
+		t.Fatalf("show stat after the load: %v", err)
+	}
 	t.Logf("%s: %d reloads (show proc), %d show stat samples; last req_tot %v; wrk: %s",
 		testenv.HAProxyReleaseOf(t, bin).Version, after.Master.Reloads-before.Master.Reloads, samples, last, res)
 	if n := after.Master.Reloads - before.Master.Reloads; n < reloads {
@@ -112,16 +115,17 @@ func countersSurviveReloads(t *testing.T, bin string) {
 // counterWatch reads show stat every 20ms and records every time a
 // request total is lower than the one read before it.
 type counterWatch struct {
-	quit chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	n    int
-	last map[string]int64
-	drop []string
+	socket string
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	n      int
+	last   map[string]int64
+	drop   []string
 }
 
 func watchCounters(socket string) *counterWatch {
-	w := &counterWatch{quit: make(chan struct{}), last: map[string]int64{}}
+	w := &counterWatch{socket: socket, quit: make(chan struct{}), last: map[string]int64{}}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -131,31 +135,47 @@ func watchCounters(socket string) *counterWatch {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			st, err := testenv.ShowStat(context.Background(), socket)
-			if err != nil {
-				continue // a reload: the new worker binds the socket
-			}
-			w.mu.Lock()
-			w.n++
-			for _, row := range countedRows {
-				v, ok := st.Int(row, "req_tot")
-				if !ok {
-					continue
-				}
-				if prev, seen := w.last[row]; seen && v < prev {
-					w.drop = append(w.drop, fmt.Sprintf("%s req_tot %d after %d (sample %d)", row, v, prev, w.n))
-				}
-				w.last[row] = v
-			}
-			w.mu.Unlock()
+			w.sample() // an error is a reload: the new worker binds the socket
 		}
 	}()
 	return w
 }
 
-// stop ends the watch: the samples read, the drops seen, the last totals.
-func (w *counterWatch) stop() (int, []string, map[string]int64) {
+// sample reads show stat once and records the totals and any drop.
+func (w *counterWatch) sample() error {
+	st, err := testenv.ShowStat(context.Background(), w.socket)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n++
+	for _, row := range countedRows {
+		v, ok := st.Int(row, "req_tot")
+		if !ok {
+			continue
+		}
+		if prev, seen := w.last[row]; seen && v < prev {
+			w.drop = append(w.drop, fmt.Sprintf("%s req_tot %d after %d (sample %d)", row, v, prev, w.n))
+		}
+		w.last[row] = v
+	}
+	return nil
+}
+
+// stop ends the watch and reads the totals once more, so that the last
+// totals are read after the load ended (a periodic sample may be up to
+// 20ms older than wrk's last requests): the samples read, the drops
+// seen, the last totals.
+func (w *counterWatch) stop() (int, []string, map[string]int64, error) {
 	close(w.quit)
 	w.wg.Wait()
-	return w.n, w.drop, w.last
+	var err error
+	for range 50 {
+		if err = w.sample(); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return w.n, w.drop, w.last, err
 }
