@@ -27,8 +27,8 @@ func TestRuntimeBackendsIntegration(t *testing.T) {
 			t.Skipf("HAProxy %s has no runtime backends", bin.Version)
 		}
 		dir := t.TempDir()
-		release := make(chan struct{})
-		slow := slowServer(t, "B", release)
+		release, arrived := make(chan struct{}), make(chan struct{}, 1)
+		slow := slowServer(t, "B", release, arrived)
 		fe := testbin.FreePort(t)
 		mapPath := filepath.Join(dir, "routes.map")
 		if err := os.WriteFile(mapPath, nil, 0o644); err != nil {
@@ -76,7 +76,11 @@ defaults routed
 			}
 			done := make(chan string, 1)
 			go func() { done <- bodyOf(fe, "/b/slow") }()
-			time.Sleep(200 * time.Millisecond) // the request reaches B and waits
+			select { // the request reaches B and waits
+			case <-arrived:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request never reached B")
+			}
 			if _, err := rt.Command(t.Context(), "del map "+mapPath+" /b"); err != nil {
 				t.Fatal(err)
 			}
@@ -107,13 +111,17 @@ defaults routed
 }
 
 // slowServer answers name once release receives, for any path but /x.
-func slowServer(t *testing.T, name string, release <-chan struct{}) int {
+func slowServer(t *testing.T, name string, release <-chan struct{}, arrived chan<- struct{}) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-time.After(8 * time.Second):

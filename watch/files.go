@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -19,6 +20,11 @@ type Files struct {
 	done    chan struct{}
 	log     *slog.Logger
 }
+
+// settle is how long a file must stay unchanged before its change is
+// delivered, so that a file written in place (truncated, then written, as
+// by shell redirection) is not read between the two.
+const settle = 50 * time.Millisecond
 
 // WatchFiles starts watching paths until ctx ends or Close is called.
 func WatchFiles(ctx context.Context, paths []string, log *slog.Logger) (*Files, error) {
@@ -59,6 +65,10 @@ func (f *Files) Close() {
 
 func (f *Files) loop(ctx context.Context) {
 	defer close(f.done)
+	var (
+		pending = map[string]bool{}
+		quiet   <-chan time.Time // fires once the pending files settled
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -71,10 +81,17 @@ func (f *Files) loop(ctx context.Context) {
 			if !f.names[ev.Name] || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
 				continue
 			}
-			select {
-			case f.changes <- ev.Name:
-			default:
+			pending[ev.Name] = true
+			quiet = time.After(settle)
+		case <-quiet:
+			for name := range pending {
+				select {
+				case f.changes <- name:
+				default:
+				}
 			}
+			clear(pending)
+			quiet = nil
 		case err, ok := <-f.fw.Errors:
 			if !ok {
 				return

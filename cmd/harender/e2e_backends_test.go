@@ -52,12 +52,13 @@ func TestRunServiceChurn(t *testing.T) {
 
 		const n = 20
 		var added, removed []time.Duration
+		var slowArrived []<-chan struct{}
 		ids := make([]string, n)
 		for i := range n {
 			ids[i] = fmt.Sprintf("svc-%02d", i)
 			path := "/" + ids[i] + "/x"
 			start := time.Now()
-			startSlowRouteBackend(t, consul, ids[i], "urlprefix-/"+ids[i])
+			slowArrived = append(slowArrived, startSlowRouteBackend(t, consul, ids[i], "urlprefix-/"+ids[i]))
 			waitWithin(t, r, ids[i]+" served", 20*time.Second, func() bool {
 				_, body := routeGet(s.bind, "", path)
 				return body == ids[i]+" "+path
@@ -70,7 +71,11 @@ func TestRunServiceChurn(t *testing.T) {
 			_, body := routeGet(s.bind, "", "/"+ids[0]+"/slow")
 			inFlight <- body
 		}()
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-slowArrived[0]:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the slow request never reached %s", ids[0])
+		}
 		for i := range n {
 			path := "/" + ids[i] + "/x"
 			start := time.Now()
@@ -110,15 +115,21 @@ func TestRunServiceChurn(t *testing.T) {
 }
 
 // startSlowRouteBackend is one instance of service, registered with tags,
-// that answers "SERVICE PATH"; a path ending in /slow waits 1.5 s first.
-func startSlowRouteBackend(t *testing.T, c *testenv.Consul, service string, tags ...string) {
+// that answers "SERVICE PATH"; a path ending in /slow waits 1.5 s first,
+// and is announced on the channel returned.
+func startSlowRouteBackend(t *testing.T, c *testenv.Consul, service string, tags ...string) <-chan struct{} {
 	t.Helper()
+	arrived := make(chan struct{}, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/slow") {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 			time.Sleep(1500 * time.Millisecond)
 		}
 		fmt.Fprintf(w, "%s %s", service, r.URL.RequestURI())
@@ -132,6 +143,7 @@ func startSlowRouteBackend(t *testing.T, c *testenv.Consul, service string, tags
 	if err := c.Client.Agent().ServiceRegister(reg); err != nil {
 		t.Fatalf("register %s: %v", service, err)
 	}
+	return arrived
 }
 
 // spread is "median M, max X" of ds.

@@ -92,27 +92,30 @@ func TestRunReturningInstanceIsServedAgain(t *testing.T) {
 // heldRequest is a request that gw holds for a while.
 type heldRequest struct {
 	wg   sync.WaitGroup
-	errs [20]error // one per request sent; read after wg
-	sent int
+	mu   sync.Mutex
+	errs []error // one per request sent
 }
 
 // holdRequest sends requests through HAProxy that take d, four at a time
 // (round robin gives each server every third or fourth), until one is in
-// flight on gw. It returns within milliseconds on a quiet machine: the
-// flap test's schedule allows it one second.
+// flight on gw. With other load interleaved, round robin is a lottery for
+// these requests, so it keeps sending for up to 5s rather than a fixed
+// number of times (a server just back from maintenance may also not be in
+// rotation yet). It returns within milliseconds on a quiet machine.
 func holdRequest(t *testing.T, r *sidecarRun, rt *haproxy.Runtime, url string, d time.Duration, gw *testenv.Gateway) *heldRequest {
 	t.Helper()
 	h, before := &heldRequest{}, gw.Holding(d)
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	t.Cleanup(c.CloseIdleConnections)
-	for h.sent < len(h.errs) {
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
 		for range 4 {
-			i := h.sent
-			h.sent++
 			h.wg.Add(1)
 			go func() {
 				defer h.wg.Done()
-				_, h.errs[i] = testenv.Get(c, fmt.Sprintf("%s?delay=%s", url, d))
+				_, err := testenv.Get(c, fmt.Sprintf("%s?delay=%s", url, d))
+				h.mu.Lock()
+				h.errs = append(h.errs, err)
+				h.mu.Unlock()
 			}()
 		}
 		// On loopback a request reaches its server within milliseconds;
@@ -124,8 +127,8 @@ func holdRequest(t *testing.T, r *sidecarRun, rt *haproxy.Runtime, url string, d
 		}
 	}
 	h.wg.Wait()
-	t.Fatalf("none of %d slow requests reached %s; HAProxy reports it: %s\n%s",
-		h.sent, gw.ID, stateLine(serverState(t, rt, gw.ID)), lastLines(r.Logs(), 30))
+	t.Fatalf("none of %d slow requests in 5s reached %s; HAProxy reports it: %s\n%s",
+		len(h.errs), gw.ID, stateLine(serverState(t, rt, gw.ID)), lastLines(r.Logs(), 30))
 	return nil
 }
 
@@ -133,13 +136,13 @@ func holdRequest(t *testing.T, r *sidecarRun, rt *haproxy.Runtime, url string, d
 func (h *heldRequest) wait() error {
 	h.wg.Wait()
 	var failed []string
-	for _, err := range h.errs[:h.sent] {
+	for _, err := range h.errs {
 		if err != nil {
 			failed = append(failed, err.Error())
 		}
 	}
 	if failed != nil {
-		return fmt.Errorf("%d of %d: %s", len(failed), h.sent, strings.Join(failed, "; "))
+		return fmt.Errorf("%d of %d: %s", len(failed), len(h.errs), strings.Join(failed, "; "))
 	}
 	return nil
 }

@@ -68,6 +68,9 @@ func TestRunSystemdNotify(t *testing.T) {
 			t.Fatalf("%d WATCHDOG=1 in 3s with WATCHDOG_USEC=400000, want 3\n%s", pings, logs.String())
 		}
 	}
+	for end := time.Now().Add(10 * time.Second); errorLine(logs.String(), "annot bind") == "" && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if errorLine(logs.String(), "annot bind") == "" {
 		t.Fatalf("no error line about the held port; the test did not hold back the first apply\n%s", logs.String())
 	}
