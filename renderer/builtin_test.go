@@ -110,3 +110,36 @@ func checkWithHAProxy(t *testing.T, output []byte) {
 		t.Errorf("haproxy -c rejects the rendered gateway: %v\n%s", err, out)
 	}
 }
+
+// system_ca: off (the default) keeps HAProxy's httpclient from loading the
+// system's CA store, on leaves HAProxy's default, anything else is an error
+// that names the param.
+func TestBuiltinSystemCA(t *testing.T) {
+	const line = "httpclient.ssl.verify none"
+	for _, name := range []string{"gateway", "routes"} {
+		text, _ := templates.Get(name)
+		for _, c := range []struct{ value, want string }{{"", line}, {"off", line}, {"on", ""}, {"yes", `param system_ca "yes": want on or off`}} {
+			params := map[string]string{"service": "gateway", "map": "/run/routes.map"}
+			if c.value != "" {
+				params["system_ca"] = c.value
+			}
+			tmpl, err := Parse(name, text, Options{Params: params})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := tmpl.Execute(gatewayInstances(t, "gateway", 1))
+			switch {
+			case strings.HasPrefix(c.want, "param"):
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s, system_ca %q: err = %v, want %q", name, c.value, err, c.want)
+				}
+			case err != nil:
+				t.Errorf("%s, system_ca %q: %v", name, c.value, err)
+			case c.want == "" && strings.Contains(string(res.Output), "httpclient."):
+				t.Errorf("%s, system_ca on: output sets the httpclient:\n%s", name, res.Output)
+			case c.want != "" && !strings.Contains(string(res.Output), c.want):
+				t.Errorf("%s, system_ca %q: no %q in the output", name, c.value, c.want)
+			}
+		}
+	}
+}

@@ -27,6 +27,7 @@ func globalAndDefaults(e *env) string {
     stats socket %s mode 600 level admin expose-fd listeners
     server-state-file %s
     hard-stop-after 30s
+    httpclient.ssl.verify none
 
 defaults
 `, e.path("admin.sock"), e.path("server-state")) + defaultsBody
