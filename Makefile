@@ -95,10 +95,22 @@ FUZZTIME ?= 5s
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-# Go benchmarks of render and plan. The end-to-end measurements are their
-# own targets: bench-scale, bench-churn, bench-services (new services
-# added and removed, harender vs consul-template on HAProxy 3.4 and 3.0).
-bench:
+# Issue 8's benchmark, about 40 minutes on a quiet machine: the Go
+# benchmarks (bench-micro); the mixed churn (1,000 membership events of
+# every kind, 100 KV changes that reload) for harender, harender with
+# reload = "always" and consul-template on HAProxy 3.0 and 3.4
+# (docs/bench.md and docs/bench.png); the scale run (bench-scale).
+# BENCH_STACKS and BENCH_EVENTS make it shorter.
+BENCH_STACKS ?= harender@3.0,harender-always@3.0,consul-template@3.0,harender@3.4,harender-always@3.4,consul-template@3.4
+BENCH_EVENTS ?= 1000
+.PHONY: bench bench-micro
+bench: deps build bench-micro
+	SCENARIO=mixed EVENTS=$(BENCH_EVENTS) KV_EVERY=10 STACKS=$(BENCH_STACKS) OUT=docs/bench.md TITLE="make bench" \
+		scripts/bench-churn.sh
+	$(MAKE) bench-scale
+
+# Go benchmarks of render and plan.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./renderer/ ./haproxy/ ./cmd/harender/
 
 # Issue 8's scale table: harender run and consul-template on 1,000 services

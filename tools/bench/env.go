@@ -133,15 +133,29 @@ func (c *consulSource) start(e *env) error {
 	})
 }
 
-func (c *consulSource) join(in *instance) error {
+func (c *consulSource) join(in *instance) error { return c.register(in, 1) }
+
+// register registers in with its check and a passing weight.
+func (c *consulSource) register(in *instance, weight int) error {
 	return c.e.consul.Agent().ServiceRegister(&api.AgentServiceRegistration{
 		ID: in.id, Name: "gateway", Address: "127.0.0.1", Port: in.port,
-		Tags: []string{"urlprefix-/"}, // Fabio's route; the others ignore it
+		Tags:    []string{"urlprefix-/"}, // Fabio's route; the others ignore it
+		Weights: &api.AgentWeights{Passing: weight, Warning: 1},
 		Check: &api.AgentServiceCheck{
 			HTTP:     fmt.Sprintf("http://127.0.0.1:%d/health", in.port),
 			Interval: "500ms", Timeout: "1s", Status: api.HealthPassing,
 		},
 	})
+}
+
+// maintenance puts in into Consul's maintenance mode or takes it out: a
+// critical check added or removed by one Consul write, so that a check
+// failing and passing is timed from the write, not from a check interval.
+func (c *consulSource) maintenance(in *instance, on bool) error {
+	if on {
+		return c.e.consul.Agent().EnableServiceMaintenance(in.id, "bench")
+	}
+	return c.e.consul.Agent().DisableServiceMaintenance(in.id)
 }
 
 func (c *consulSource) leave(in *instance) error { return c.e.consul.Agent().ServiceDeregister(in.id) }

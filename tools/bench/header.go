@@ -61,7 +61,8 @@ backend gateway
 }
 
 // consulTemplate is the template harender and consul-template both render:
-// the header, then a server per passing instance of "gateway". With kv, the
+// the header, then a server per passing instance of "gateway", with its
+// Consul weight (1 unless set: HAProxy's default too). With kv, the
 // frontend echoes the KV key bench/rev, a change that needs a reload.
 func consulTemplate(e *env, kv bool) string {
 	line := ""
@@ -69,7 +70,7 @@ func consulTemplate(e *env, kv bool) string {
 		line = `http-response set-header X-Bench-Rev "{{ keyOrDefault "bench/rev" "0" }}"`
 	}
 	return header(e, line) + `{{- range service "gateway" }}
-    server {{ .ID }} {{ .Address }}:{{ .Port }} check
+    server {{ .ID }} {{ .Address }}:{{ .Port }} check weight {{ .Weights.Passing }}
 {{- end }}
 `
 }

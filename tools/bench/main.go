@@ -50,11 +50,11 @@ func run(args []string) int {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.stacks, "stacks", "harender@2.6,harender@3.0,consul-template@2.6,consul-template@3.0,fabio,serf@2.6,serf@3.0", "`LIST` of stacks: harender, harender-always, consul-template, serf, harender-serf, static (each @2.6, @3.0 or @3.4; static: HAProxy on the stable instances, nothing following Consul, the floor of a churn run), fabio")
-	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, steady (churn's length, no event), kill, flap; or services alone (harender and consul-template stacks)")
+	fs.StringVar(&o.scenarios, "scenarios", "churn,kill,flap", "`LIST` of scenarios: churn, mixed (joins, leaves, checks failing and passing, weights; Consul stacks), steady (churn's length, no event), kill, flap; or services alone (harender and consul-template stacks)")
 	fs.IntVar(&o.services, "services", 20, "services: routed services added, then removed, one by one")
-	fs.IntVar(&o.events, "events", 100, "churn: membership events")
-	fs.DurationVar(&o.interval, "interval", 250*time.Millisecond, "churn: time between events")
-	fs.IntVar(&o.kvEvery, "kv-every", 0, "churn: after every `K`-th event, a write of the KV key the template reads (0: none)")
+	fs.IntVar(&o.events, "events", 100, "churn, mixed: membership events")
+	fs.DurationVar(&o.interval, "interval", 250*time.Millisecond, "churn, mixed: time between events")
+	fs.IntVar(&o.kvEvery, "kv-every", 0, "churn, mixed: after every `K`-th event, a write of the KV key the template reads (0: none)")
 	fs.DurationVar(&o.killFor, "kill-for", 15*time.Second, "kill: time until the killed instance restarts")
 	fs.IntVar(&o.flaps, "flaps", 10, "flap: health changes, one every 2s")
 	fs.IntVar(&o.probes, "probes", 4, "probe clients, each sending requests back to back")
@@ -118,7 +118,7 @@ func run(args []string) int {
 	for _, name := range strings.Split(o.scenarios, ",") {
 		sc, ok := scenarios[strings.TrimSpace(name)]
 		if !ok {
-			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (churn, steady, kill, flap)\n", name)
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (churn, mixed, steady, kill, flap)\n", name)
 			return 2
 		}
 		scs = append(scs, sc)

@@ -39,8 +39,8 @@ func report(o *options, rs []result, started time.Time) string {
 func settings(o *options) string {
 	var b strings.Builder
 	b.WriteString("\n## Settings\n\n")
-	fmt.Fprintf(&b, "- Versions: harender %s; HAProxy 2.6 = %s, 3.0 = %s; %s; consul-template %s; Fabio %s; %s; %s.\n",
-		firstLine(gitRev()), version(o.haproxy26, "-v"), version(o.haproxy30, "-v"), version(o.consul, "version"),
+	fmt.Fprintf(&b, "- Versions: harender %s; HAProxy 2.6 = %s, 3.0 = %s, 3.4 = %s; %s; consul-template %s; Fabio %s; %s; %s.\n",
+		firstLine(gitRev()), version(o.haproxy26, "-v"), version(o.haproxy30, "-v"), version(o.haproxy34, "-v"), version(o.consul, "version"),
 		version(o.consulTemplate, "-v"), version(o.fabio, "-v"), version(o.serf, "version"), version(o.wrk, "-v"))
 	fmt.Fprintf(&b, "- Everything on loopback, one run per stack and scenario, each with a fresh Consul dev agent (or fresh Serf agents), fresh instances and a fresh proxy.\n")
 	fmt.Fprintf(&b, "- Load: `wrk -t 2 -c %d --latency` on GET / through the proxy for the whole run (%s before the first event, %s after the last); %d probe clients send GET / back to back, each on its own keep-alive connection, and record which instance answered.\n", o.conns, warmup, tail, o.probes)
@@ -48,6 +48,12 @@ func settings(o *options) string {
 	fmt.Fprintf(&b, "- churn: %d events, one every %s: gw-4 joins, gw-5 joins, gw-4 leaves, gw-5 leaves, and again. On Consul a join is a registration and a leave a deregistration through the agent's API; on Serf a join starts the instance's Serf agent, a leave is its graceful leave (SIGINT). The K-th agent of gw-N is node gw-N.K on a port of its own, since the last one may still be leaving (about a second).", o.events, o.interval)
 	if o.kvEvery > 0 {
 		fmt.Fprintf(&b, " After every %d-th event, half an interval later, the KV key bench/rev is written: the template echoes it in an X-Bench-Rev response header, a change that needs a reload.", o.kvEvery)
+	}
+	if strings.Contains(o.scenarios, "mixed") {
+		fmt.Fprintf(&b, "\n- mixed: %d events, one every %s, in turn: gw-4 joins, gw-5 joins, gw-4's check fails (Consul maintenance mode on: a critical check, one Consul write), gw-5's weight goes to 5 (registered again), gw-4's check passes (maintenance off), gw-5's weight goes back to 1, gw-4 leaves, gw-5 leaves, and again. Weight changes are not timed (no probe can see one); they show in reloads and runtime updates.", o.events, o.interval)
+		if o.kvEvery > 0 {
+			fmt.Fprintf(&b, " The KV key as in churn, after every %d-th event.", o.kvEvery)
+		}
 	}
 	fmt.Fprintf(&b, "\n- kill: `kill -9` of gw-3 (on Serf, of its Serf agent too, as a crashed host), restarted on the same port %s later; the load goes on 8 s after the restart, so that its return is seen.\n", o.killFor)
 	fmt.Fprintf(&b, "- flap: gw-3's /health fails, then passes, every 2 s; %d changes.\n", o.flaps)
@@ -57,7 +63,7 @@ func settings(o *options) string {
 	fmt.Fprintf(&b, "- consul-template: `consul-template -template \"haproxy.cfg.tmpl:haproxy.cfg:%s HAPROXY haproxy.cfg master.sock\"`, no wait; the script runs `haproxy -c` and sends `reload` to the master socket with socat. The same template file as harender's.\n", filepath.Base(o.reloadScript))
 	fmt.Fprintf(&b, "- Serf + HAProxy: the load balancer's Serf agent runs `%s` on member-join, member-leave and member-failed: it rewrites the server list from `serf members -status alive -tag role=gateway` after the header below, and runs the same check-and-reload script.\n", filepath.Base(o.serfHandler))
 	b.WriteString("- Fabio: `fabio -registry.consul.addr ... -registry.consul.register.enabled=false -proxy.addr ... -proxy.strategy rr`, all else default (it follows Consul's passing instances; it has no health checks of its own).\n")
-	b.WriteString("- HAProxy: the same header for every HAProxy stack (below; the built-in `gateway` template's settings), then `server NAME 127.0.0.1:PORT check` per instance:\n\n```\n")
+	b.WriteString("- HAProxy: the same header for every HAProxy stack (below; the built-in `gateway` template's settings), then `server NAME 127.0.0.1:PORT check` per instance, and on the Consul stacks `weight W` (the Consul weight, 1 unless set):\n\n```\n")
 	e := &env{dir: "RUN", ports: ports{o.portBase}}
 	b.WriteString(header(e, ""))
 	b.WriteString("```\n")

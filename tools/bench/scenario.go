@@ -44,13 +44,48 @@ var scenarios = map[string]scenario{
 				if err != nil {
 					return fmt.Errorf("event %d (%s): %w", i, in.id, err)
 				}
-				if k := e.o.kvEvery; k > 0 && (i+1)%k == 0 {
-					r.sleepUntil(time.Duration(i)*e.o.interval + e.o.interval/2)
-					v := strconv.Itoa((i + 1) / k)
-					r.record("kv", v, false)
-					if _, err := e.consul.KV().Put(&api.KVPair{Key: "bench/rev", Value: []byte(v)}, nil); err != nil {
-						return fmt.Errorf("kv write %s: %w", v, err)
-					}
+				if err := kvEvent(e, r, i); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	// mixed: the kinds of membership event a catalog sees, in turn, one
+	// every interval, on gw-4 and gw-5 (Consul only): gw-4 joins, gw-5
+	// joins, gw-4's check fails (maintenance on), gw-5's weight goes to 5,
+	// gw-4's check passes (maintenance off), gw-5's weight goes back to 1,
+	// gw-4 leaves, gw-5 leaves, and again. -kv-every as in churn.
+	"mixed": {name: "mixed", churners: 2,
+		length: func(o *options) time.Duration { return time.Duration(o.events) * o.interval },
+		run: func(e *env, r *recorder) error {
+			cs, ok := e.src.(*consulSource)
+			if !ok {
+				return fmt.Errorf("the mixed scenario needs a Consul stack")
+			}
+			gw4, gw5 := e.insts[3], e.insts[4]
+			steps := []struct {
+				kind string
+				in   *instance
+				do   func() error
+			}{
+				{"up", gw4, func() error { return cs.join(gw4) }},
+				{"up", gw5, func() error { return cs.join(gw5) }},
+				{"down", gw4, func() error { return cs.maintenance(gw4, true) }},
+				{"weight", gw5, func() error { return cs.register(gw5, 5) }},
+				{"up", gw4, func() error { return cs.maintenance(gw4, false) }},
+				{"weight", gw5, func() error { return cs.register(gw5, 1) }},
+				{"down", gw4, func() error { return cs.leave(gw4) }},
+				{"down", gw5, func() error { return cs.leave(gw5) }},
+			}
+			for i := range e.o.events {
+				r.sleepUntil(time.Duration(i) * e.o.interval)
+				st := steps[i%len(steps)]
+				r.record(st.kind, st.in.id, false)
+				if err := st.do(); err != nil {
+					return fmt.Errorf("event %d (%s %s): %w", i, st.kind, st.in.id, err)
+				}
+				if err := kvEvent(e, r, i); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -95,6 +130,22 @@ var scenarios = map[string]scenario{
 			}
 			return nil
 		}},
+}
+
+// kvEvent writes the KV key bench/rev half an interval after every
+// -kv-every-th event (the i-th counted from 0): a change that reloads.
+func kvEvent(e *env, r *recorder, i int) error {
+	k := e.o.kvEvery
+	if k <= 0 || (i+1)%k != 0 {
+		return nil
+	}
+	r.sleepUntil(time.Duration(i)*e.o.interval + e.o.interval/2)
+	v := strconv.Itoa((i + 1) / k)
+	r.record("kv", v, false)
+	if _, err := e.consul.KV().Put(&api.KVPair{Key: "bench/rev", Value: []byte(v)}, nil); err != nil {
+		return fmt.Errorf("kv write %s: %w", v, err)
+	}
+	return nil
 }
 
 // recorder stamps events with the time since the load started; the first
