@@ -23,7 +23,9 @@
 #        +300..302, HAProxy frontends +80..82, harender metrics +120..122,
 #        counting proxies +501..504, spare gateways +11/+12),
 #        HAPROXY_26 (default /usr/sbin/haproxy), HAPROXY_30 (default bin/haproxy-3.0),
-#        KEEP=1 keeps the temp dir, BUILD=1 rebuilds bin/harender and bin/gateway.
+#        KEEP=1 keeps the temp dir, BUILD=1 rebuilds bin/harender and bin/gateway,
+#        SYSTEM_CA=on (latency) has HAProxy load the system's CA store (the
+#        template's param system_ca; default off).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -119,7 +121,7 @@ EOF
 consul { address = "$consul_addr" }
 template {
   source      = "$tmp/lat.tmpl"
-  params      = { service = "gateway", bind = "127.0.0.1:$((base + 80))", check_path = "/health" }
+  params      = { service = "gateway", bind = "127.0.0.1:$((base + 80))", check_path = "/health", system_ca = "${SYSTEM_CA:-off}" }
   destination = "haproxy.cfg"
 }
 haproxy {
