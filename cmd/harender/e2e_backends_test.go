@@ -47,7 +47,7 @@ func TestRunServiceChurn(t *testing.T) {
 			return p.Master.Reloads
 		}
 		before := reloads()
-		wrk := testenv.StartWrk(t, "-t1", "-c8", "-d300s", "--timeout", "10s", "--latency", "http://"+s.bind+"/a/x")
+		wrk := testenv.StartWrk(t, "-t1", "-c8", "-d300s", "--latency", "http://"+s.bind+"/a/x")
 		time.Sleep(500 * time.Millisecond)
 
 		const n = 20
