@@ -25,7 +25,9 @@
 #        HAPROXY_26 (default /usr/sbin/haproxy), HAPROXY_30 (default bin/haproxy-3.0),
 #        KEEP=1 keeps the temp dir, BUILD=1 rebuilds bin/harender and bin/gateway,
 #        SYSTEM_CA=on (latency) has HAProxy load the system's CA store (the
-#        template's param system_ca; default off).
+#        template's param system_ca; default off), KEEPALIVE=1 (latency) polls
+#        the runtime and join changes over one kept connection (benchtool's
+#        poller) rather than a new connection per poll.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -151,7 +153,8 @@ EOF
     m1u=$(metric $((base + 120)) 'harender_haproxy_runtime_updates_total\{result="ok"')
     m1n=$(metric $((base + 120)) 'harender_renders_total')
     echo "  metrics during the reload run: reloads ok +$((m1r - m0r)), runtime updates ok +$((m1u - m0u)), renders +$((m1n - m0n))"
-    "$bt" runtime -consul "$consul_addr" -url "http://127.0.0.1:$((base + 81))/" -n "$N" -gap "$GAP" -poll "$POLL" \
+    local ka=""; [ "${KEEPALIVE:-0}" = 1 ] && ka=-keepalive
+    "$bt" runtime $ka -consul "$consul_addr" -url "http://127.0.0.1:$((base + 81))/" -n "$N" -gap "$GAP" -poll "$POLL" \
       -targets "$((base + 11))=gw-a,$((base + 12))=gw-b" -log "$d/harender.log" -csv "$d/runtime.csv" \
       -diag "python3 '$root/scripts/bench/hastate.py' '$d/master.sock' '$d/admin.sock' rt"
     # An instance with an HTTP check of its own joins and leaves, as a
@@ -159,7 +162,7 @@ EOF
     # the gateway the moves did not end on.
     local join_target="$((base + 12))=gw-b"
     [ $((N % 2)) = 1 ] && join_target="$((base + 11))=gw-a"
-    "$bt" join -consul "$consul_addr" -url "http://127.0.0.1:$((base + 81))/" -n "$N" -gap "$GAP" -poll "$POLL" \
+    "$bt" join $ka -consul "$consul_addr" -url "http://127.0.0.1:$((base + 81))/" -n "$N" -gap "$GAP" -poll "$POLL" \
       -target "$join_target" -log "$d/harender.log" -csv "$d/join.csv"
     local m2r m2u m2n; m2r=$(metric $((base + 120)) 'harender_haproxy_reloads_total\{result="ok"')
     m2u=$(metric $((base + 120)) 'harender_haproxy_runtime_updates_total\{result="ok"')

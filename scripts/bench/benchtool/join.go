@@ -26,6 +26,7 @@ func cmdJoin(args []string) error {
 	n := fs.Int("n", 60, "joins (each followed by a leave)")
 	gap := fs.Duration("gap", 300*time.Millisecond, "pause after a change is seen")
 	every := fs.Duration("poll", 2*time.Millisecond, "poll interval")
+	keepAlive := fs.Bool("keepalive", false, "poll over one kept connection (see poller)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up on one change after")
 	logPath := fs.String("log", "", "harender JSON log")
 	csvPath := fs.String("csv", "", "write per-change samples here (joins, then leaves)")
@@ -43,7 +44,7 @@ func cmdJoin(args []string) error {
 	reg := &api.AgentServiceRegistration{ID: id, Name: *svc, Address: "127.0.0.1", Port: port,
 		Check: &api.AgentServiceCheck{HTTP: fmt.Sprintf("http://127.0.0.1:%d/health", port), Interval: "10s", Status: api.HealthPassing}}
 	want := "hello from " + name + "\n"
-	p := newPoller(*u, *every)
+	p := newPoller(*u, *every, *keepAlive)
 	var joins, leaves []sample
 	for i := 1; i <= *n; i++ {
 		if err := c.Agent().ServiceRegister(reg); err != nil {

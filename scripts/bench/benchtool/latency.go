@@ -18,16 +18,21 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// poller polls url with a fresh connection each time (no keep-alive, so a
-// new connection is accepted by whichever worker currently listens).
+// poller polls url. Without keepAlive, with a fresh connection each time,
+// so that a new connection is accepted by whichever worker currently
+// listens (after a reload). With it, over one kept connection, as a client
+// of an API gateway keeps its own: a poll then costs no connect, and
+// HAProxy may reuse its own idle connection to the server, so polls come
+// closer together and the time a change is seen is nearer the time it
+// took effect. Changes through the runtime API need no new worker.
 type poller struct {
 	c     *http.Client
 	url   string
 	every time.Duration
 }
 
-func newPoller(u string, every time.Duration) *poller {
-	tr := &http.Transport{DisableKeepAlives: true}
+func newPoller(u string, every time.Duration, keepAlive bool) *poller {
+	tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
 	return &poller{c: &http.Client{Transport: tr, Timeout: 2 * time.Second}, url: u, every: every}
 }
 
@@ -200,7 +205,7 @@ func cmdReload(args []string) error {
 	if err != nil {
 		return err
 	}
-	p := newPoller(*u, *every)
+	p := newPoller(*u, *every, false)
 	var samples []sample
 	for i := *start; i < *start+*n; i++ {
 		v := strconv.Itoa(i)
@@ -233,6 +238,7 @@ func cmdRuntime(args []string) error {
 	csvPath := fs.String("csv", "", "write per-change samples here")
 	initOnly := fs.Bool("init", false, "only register on the first target and exit")
 	diag := fs.String("diag", "", "shell command run (output printed) when a change is not seen in time")
+	keepAlive := fs.Bool("keepalive", false, "poll over one kept connection (see poller)")
 	fs.Parse(args)
 	type tgt struct {
 		port int
@@ -260,7 +266,7 @@ func cmdRuntime(args []string) error {
 	if *initOnly {
 		return reg(ts[0].port)
 	}
-	p := newPoller(*u, *every)
+	p := newPoller(*u, *every, *keepAlive)
 	var samples []sample
 	for i := 1; i <= *n; i++ {
 		t := ts[i%len(ts)]
