@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -42,8 +43,11 @@ func TestChecksTriggerStreams(t *testing.T) {
 	if _, err := tr.query(c, &api.QueryOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(tr.next) != 3 || len(tr.full) != 2 || tr.full["n1\x00b"].ModifyIndex != 9 || tr.full["n1\x00c"] == nil {
+	if len(tr.next) != 3 || len(tr.full) != 2 || tr.full[checkKey{"n1", "b"}].ModifyIndex != 9 || tr.full[checkKey{"n1", "c"}] == nil {
 		t.Fatalf("second answer: %d slim, whole %v; want 3, and b and c whole", len(tr.next), tr.full)
+	}
+	if a := tr.next[checkKey{"n1", "a"}]; unsafe.StringData(a.serviceID) != unsafe.StringData(tr.prev[checkKey{"n1", "a"}].serviceID) {
+		t.Error("check a, unchanged: the second answer keeps a second copy of its strings")
 	}
 	d := diffChecks(tr.prev, tr.next, tr.full, 9)
 	if len(d.changed) != 1 || d.changed[0].CheckID != "b" || !d.names["s"] || len(d.at) != 1 {

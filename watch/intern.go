@@ -10,13 +10,16 @@ import (
 )
 
 // interner shares what every instance on one node repeats: the node's
-// tagged addresses and meta, and its node checks (serfHealth). Each answer
-// from Consul carries its own copies; at 10,000 instances on a few nodes
-// they were half of the watcher's heap (29 MiB before). Values handed out
-// are read-only, as all watcher data is, so sharing them is safe.
+// tagged addresses and meta, and its node checks (serfHealth); and what
+// many instances repeat whatever their node (intern_values.go). Each
+// answer from Consul carries its own copies; at 10,000 instances on a few
+// nodes they were half of the watcher's heap (29 MiB before). Values
+// handed out are read-only, as all watcher data is, so sharing them is
+// safe.
 type interner struct {
 	mu    sync.Mutex
 	nodes map[string]*internedNode
+	vals  values // intern_values.go
 }
 
 type internedNode struct {
@@ -69,6 +72,18 @@ func (in *interner) entry(e *api.ServiceEntry) {
 			n.checks[c.CheckID] = c
 		}
 	}
+	in.vals.instance(e)
+}
+
+// sortedTags is sortedTags(tags), shared with an equal list seen before.
+func (in *interner) sortedTags(tags []string) ServiceTags {
+	sorted := sortedTags(tags)
+	if in == nil {
+		return sorted
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.vals.list(sorted)
 }
 
 // internMap returns *kept if it equals m, else keeps m and returns it.

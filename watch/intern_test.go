@@ -5,7 +5,9 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -98,5 +100,40 @@ func BenchmarkHealthServicesHeap(b *testing.B) {
 			}
 			b.ReportMetric(heap, "MiB-live")
 		})
+	}
+}
+
+// Values that instances repeat (check names and statuses, service meta and
+// tags) are shared, between instances and between answers; values that
+// differ are not, and no value changes.
+func TestInternSharesRepeatedValues(t *testing.T) {
+	in := newInterner()
+	c := answer(t)
+	c[0].Service.Tags = []string{"v2", "api"}
+	c[1].Service.Tags = []string{"api", "v2"}
+	c[2].Service.Meta = map[string]string{"weight": "5"}
+	a := healthServices(in, c, []string{HealthAny}, false)
+	b := healthServices(in, answer(t), []string{HealthAny}, false)
+	byID := map[string]*HealthService{}
+	for _, s := range a {
+		byID[s.ID] = s
+	}
+	s0, s1, s2, s3 := byID["svc-0001-0"], byID["svc-0001-1"], byID["svc-0001-2"], byID["svc-0001-3"]
+	if !slices.Equal(s0.Tags, ServiceTags{"api", "v2"}) || unsafe.SliceData(s0.Tags) != unsafe.SliceData(s1.Tags) {
+		t.Errorf("equal tag lists %v and %v: not one shared list", s0.Tags, s1.Tags)
+	}
+	if s2.ServiceMeta["weight"] != "5" || s3.ServiceMeta["weight"] != "1" || sameMap(s2.ServiceMeta, s3.ServiceMeta) {
+		t.Errorf("meta %v and %v: different maps must stay apart", s2.ServiceMeta, s3.ServiceMeta)
+	}
+	if !sameMap(s3.ServiceMeta, b[9].ServiceMeta) {
+		t.Error("equal meta in two answers: not one shared map")
+	}
+	c0, c1 := s0.Checks[1], b[5].Checks[1]
+	if c0.Status != c1.Status {
+		c1 = b[0].Checks[1] // the same instance in the second answer
+	}
+	if c0.Status != c1.Status || unsafe.StringData(c0.Status) != unsafe.StringData(c1.Status) ||
+		unsafe.StringData(c0.Name) != unsafe.StringData(c1.Name) {
+		t.Errorf("check status %q and name %q: not shared between instances", c0.Status, c0.Name)
 	}
 }

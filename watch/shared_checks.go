@@ -17,24 +17,37 @@ import (
 // removed, or moved to another service; a service the hub is fetching or
 // holds no data for; a check the data does not have) is fetched.
 
+// checkKey names a check: its node and CheckID.
+type checkKey struct{ node, checkID string }
+
 // slimCheck is what the checks trigger keeps of a check between answers.
 type slimCheck struct {
-	node, serviceID, serviceName string
-	modifyIndex                  uint64
+	checkKey
+	serviceID, serviceName string
+	modifyIndex            uint64
 }
 
-func slim(c *api.HealthCheck) slimCheck {
-	return slimCheck{c.Node, c.ServiceID, c.ServiceName, c.ModifyIndex}
+// slim is c as the trigger keeps it. A check that the previous answer
+// holds unchanged is that answer's own copy, so a wake keeps no second
+// copy of its strings; node and service names are shared between checks.
+func (t *checksTrigger) slim(c *api.HealthCheck) slimCheck {
+	k := checkKey{c.Node, c.CheckID}
+	if p, ok := t.prev[k]; ok && p.modifyIndex == c.ModifyIndex && p.serviceID == c.ServiceID && p.serviceName == c.ServiceName {
+		return p
+	}
+	k.node = t.vals.str(k.node)
+	return slimCheck{k, c.ServiceID, t.vals.str(c.ServiceName), c.ModifyIndex}
 }
 
 type checksTrigger struct {
-	prev map[string]slimCheck
+	prev map[checkKey]slimCheck
 	// next is the latest answer, slim; full holds, whole, only its checks
 	// that are new or changed since prev: the answer is read one check at
 	// a time (body_sink.go), and at 10,000 checks holding it whole cost
 	// 20 MB or more at every wake.
-	next map[string]slimCheck
-	full map[string]*api.HealthCheck
+	next map[checkKey]slimCheck
+	full map[checkKey]*api.HealthCheck
+	vals values // node and service names (intern_values.go)
 	took time.Duration // of the last plain answer, 0 once recorded
 	read time.Duration // the last answer's body, read and decoded; 0 once recorded
 }
@@ -42,13 +55,18 @@ type checksTrigger struct {
 func (*checksTrigger) endpoint() string { return "health/state" }
 
 func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMeta, error) {
-	next := make(map[string]slimCheck, len(t.prev))
-	full := map[string]*api.HealthCheck{}
+	// Made when the answer comes, not before: a blocking query waits for
+	// minutes, and a map sized for 10,000 checks is about 2 MB.
+	var next map[checkKey]slimCheck
+	full := map[checkKey]*api.HealthCheck{}
 	each := func(c *api.HealthCheck) {
-		k := c.Node + "\x00" + c.CheckID
-		next[k] = slim(c)
-		if p, ok := t.prev[k]; t.prev != nil && (!ok || p.modifyIndex != c.ModifyIndex) {
-			full[k] = c
+		if next == nil {
+			next = make(map[checkKey]slimCheck, len(t.prev))
+		}
+		sc := t.slim(c)
+		next[sc.checkKey] = sc
+		if p, ok := t.prev[sc.checkKey]; t.prev != nil && (!ok || p.modifyIndex != c.ModifyIndex) {
+			full[sc.checkKey] = c
 		}
 	}
 	var empty []*api.HealthCheck // what api decodes: the sink took the body
@@ -64,6 +82,9 @@ func (t *checksTrigger) query(c *api.Client, q *api.QueryOptions) (*api.QueryMet
 	}
 	if q.WaitIndex == 0 {
 		t.took = time.Since(start)
+	}
+	if next == nil {
+		next = map[checkKey]slimCheck{} // an empty answer
 	}
 	t.next, t.full = next, full
 	return meta, nil
@@ -99,7 +120,7 @@ type checkDiff struct {
 // diffChecks compares prev and cur; full holds cur's checks that are not
 // in prev at the same ModifyIndex; index is cur's (the index of a
 // removal).
-func diffChecks(prev, cur map[string]slimCheck, full map[string]*api.HealthCheck, index uint64) checkDiff {
+func diffChecks(prev, cur map[checkKey]slimCheck, full map[checkKey]*api.HealthCheck, index uint64) checkDiff {
 	d := checkDiff{names: map[string]bool{}, nodes: map[string]bool{}}
 	name := func(c slimCheck) {
 		if c.serviceID == "" {
