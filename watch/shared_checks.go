@@ -47,7 +47,7 @@ type checksTrigger struct {
 	// 20 MB or more at every wake.
 	next map[checkKey]slimCheck
 	full map[checkKey]*api.HealthCheck
-	vals values // node and service names (intern_values.go)
+	vals values        // node and service names (intern_values.go)
 	took time.Duration // of the last plain answer, 0 once recorded
 	read time.Duration // the last answer's body, read and decoded; 0 once recorded
 }
