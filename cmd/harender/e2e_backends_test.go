@@ -18,7 +18,7 @@ import (
 )
 
 // TestRunServiceChurn: the routes template under wrk load while 20 routed
-// services are added and then removed one by one. Each new service is
+// services (4 with -short) are added and then removed one by one. Each new service is
 // served, and each removed one answers 404, on every HAProxy; no request
 // of the load fails. On 3.4 a new service is a backend added at runtime:
 // no reload at all (show proc's counter), and a service removed while a
@@ -50,7 +50,10 @@ func TestRunServiceChurn(t *testing.T) {
 		wrk := testenv.StartWrk(t, "-t1", "-c8", "-d300s", "--latency", "http://"+s.bind+"/a/x")
 		time.Sleep(500 * time.Millisecond)
 
-		const n = 20
+		n := 20
+		if testing.Short() {
+			n = 4 // -race -short: the same paths, fewer rounds
+		}
 		var added, removed []time.Duration
 		var slowArrived []<-chan struct{}
 		ids := make([]string, n)
