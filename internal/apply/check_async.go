@@ -68,26 +68,47 @@ func (e *Engine) startCheck(ctx context.Context, outs []Output, g *generation, s
 		close(start)
 	}
 	go func() {
+		var err error
 		select {
 		case <-start:
-			p.done <- e.hap.Check(cctx, st.Path)
+			err = e.hap.Check(cctx, st.Path)
 		case <-cctx.Done():
-			p.done <- cctx.Err()
+			err = cctx.Err()
 		}
-		e.poke()
+		dropped := cctx.Err() != nil // nobody waits for its end
+		p.done <- err
+		if !dropped {
+			e.poke()
+		}
 	}()
 	e.pending = p
 	e.writeFailed = false // it was staged: the disk takes writes again
 	return true
 }
 
-// dropCheck abandons a pending check: a newer candidate supersedes it.
+// dropCheck abandons a pending check and waits for it to end.
 func (e *Engine) dropCheck() {
-	if p := e.pending; p != nil {
+	waitCheck(e.cancelCheck())
+}
+
+// cancelCheck abandons a pending check, and removes its candidate, without
+// waiting for the check to end: a newer candidate supersedes it, and
+// killing a running haproxy -c takes milliseconds on a busy machine. The
+// killed process may still hold the file open; that is harmless.
+func (e *Engine) cancelCheck() *pendingCheck {
+	p := e.pending
+	if p != nil {
 		p.cancel()
-		<-p.done
 		p.staged.Discard()
 		e.pending = nil
+	}
+	return p
+}
+
+// waitCheck waits for a cancelled check to end.
+func waitCheck(p *pendingCheck) {
+	if p != nil {
+		<-p.done
 	}
 }
 

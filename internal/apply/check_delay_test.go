@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -68,5 +70,56 @@ func (r *rig) settle(done func() bool) {
 			}
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// TestSupersededCheckIsNotWaitedFor: a newer candidate's servers reach
+// HAProxy while the check it superseded is still being killed; the
+// superseded candidate's file goes, and a newer one staged in its place
+// stays.
+func TestSupersededCheckIsNotWaitedFor(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.CheckAsync = true })
+	r.startRunning(gatewayConfig("", "a:8001"))
+	if err := r.apply(gatewayConfig("", "a:8001")); err != nil {
+		t.Fatal(err)
+	}
+	exit := make(chan struct{})
+	r.hap.slowExit = exit
+	// Let the killed check exit once c has reached HAProxy, or after 2 s.
+	go func() {
+		defer close(exit)
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if r.hap.callIndex("add be/c") >= 0 {
+				return
+			}
+		}
+	}()
+	if err := r.apply(gatewayConfig("", "a:8001", "b:8002")); err != nil {
+		t.Fatal(err)
+	}
+	for r.hap.callIndex("check") < 0 { // b's check is running
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.apply(gatewayConfig("", "a:8001", "b:8002", "c:8003")); err != nil {
+		t.Fatal(err)
+	}
+	add, exited := r.hap.callIndex("add be/c"), r.hap.callIndex("check exited")
+	if add < 0 || exited < 0 || exited < add {
+		t.Errorf("calls %v: want add be/c before the superseded check exited", r.hap.calls)
+	}
+	if b, err := os.ReadFile(r.cfg + ".candidate"); err != nil || !strings.Contains(string(b), "server c ") {
+		t.Errorf("the newer candidate's file: %q, %v", b, err)
+	}
+
+	// Back to the committed config: nothing is staged, and the superseded
+	// candidate's file goes.
+	if err := r.apply(gatewayConfig("", "a:8001")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(r.cfg + ".candidate"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the superseded candidate is left on disk: %v", err)
+	}
+	if r.hap.find("be/b") != nil || r.hap.find("be/c") != nil {
+		t.Errorf("servers = %+v, want a only", r.hap.servers)
 	}
 }

@@ -14,12 +14,14 @@ import (
 // the candidate (early.go).
 func (e *Engine) Apply(ctx context.Context, outs []Output, why string) ([]string, error) {
 	g := newGeneration(e.o.Config, outs) // parsed once for the early path
+	var dropped *pendingCheck
 	if e.pending != nil {
 		if g != nil && g.hash == e.pending.hash {
 			return nil, nil // the same candidate, already being checked
 		}
-		e.dropCheck() // a newer candidate supersedes it
+		dropped = e.cancelCheck() // a newer candidate supersedes it
 	}
+	defer waitCheck(dropped) // once the newer candidate has reached HAProxy
 	staged, early := e.serversFirst(ctx, outs, g)
 	defer func() { e.triedEarly = nil }()
 	if early && e.o.CheckAsync && e.startCheck(ctx, outs, g, staged) {

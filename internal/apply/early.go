@@ -50,7 +50,7 @@ func (e *Engine) serversFirst(ctx context.Context, outs []Output, g *generation)
 		return nil, false
 	}
 	for _, s := range steps {
-		if e.busy[s.Name()] {
+		if e.retrying(s) {
 			return nil, false // a retry of a busy delete is converge's work
 		}
 	}

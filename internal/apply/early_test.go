@@ -12,6 +12,8 @@ import (
 
 // callIndex is the position of the first call starting with prefix, or -1.
 func (f *fakeHAProxy) callIndex(prefix string) int {
+	f.callsMu.Lock()
+	defer f.callsMu.Unlock()
 	for i, c := range f.calls {
 		if strings.HasPrefix(c, prefix) {
 			return i

@@ -114,14 +114,27 @@ func TestReturningServerLeavesMaintenance(t *testing.T) {
 	if s := r.hap.find("be/b"); s == nil || !s.Maint() {
 		t.Fatalf("busy server b = %+v, want kept in maintenance", s)
 	}
-	// b passes again before it could be deleted.
+	// b passes again before it could be deleted. It is set ready before
+	// haproxy -c checks the candidate, as any server change is, and its
+	// delete is not retried.
+	r.hap.calls = nil
 	if err := r.apply(gatewayConfig("", "a:8001", "b:8002")); err != nil {
 		t.Fatal(err)
 	}
 	if s := r.hap.find("be/b"); s == nil || s.Maint() {
 		t.Fatalf("returned server b = %+v, want ready", s)
 	}
-	if n := r.hap.count("reload"); n != 1 {
+	if ready, check := r.hap.callIndex("set be/b"), r.hap.callIndex("check"); ready < 0 || check < ready {
+		t.Errorf("calls %v: want b set ready before the check", r.hap.calls)
+	}
+	r.clock.Advance(busyRetry)
+	if r.woken() {
+		r.e.Converge(t.Context(), "tick")
+	}
+	if s := r.hap.find("be/b"); s == nil || s.Maint() || r.hap.count("del be/b") != 0 {
+		t.Errorf("b = %+v after the busy retry's time, calls %v: want ready, never deleted", s, r.hap.calls)
+	}
+	if n := r.hap.count("reload"); n != 0 {
 		t.Errorf("a returning server reloaded: %v", r.hap.calls)
 	}
 }

@@ -90,6 +90,10 @@ type fakeHAProxy struct {
 	calls   []string
 	callsMu sync.Mutex // Check runs on the background check's goroutine
 	proc    *fakeProcess
+	// slowExit, when set, makes Check run until it is cancelled, then
+	// wait for slowExit to close before it returns: a haproxy -c killed
+	// mid-run that takes its time to exit.
+	slowExit chan struct{}
 }
 
 func newFakeHAProxy(config string) *fakeHAProxy {
@@ -117,8 +121,14 @@ func (f *fakeHAProxy) count(prefix string) int {
 
 var errDown = fmt.Errorf("dial: %w", haproxy.ErrSocket)
 
-func (f *fakeHAProxy) Check(_ context.Context, path string) error {
+func (f *fakeHAProxy) Check(ctx context.Context, path string) error {
 	f.call("check %s", filepath.Base(path))
+	if f.slowExit != nil {
+		<-ctx.Done()
+		<-f.slowExit
+		f.call("check exited")
+		return ctx.Err()
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err

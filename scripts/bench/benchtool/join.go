@@ -88,7 +88,7 @@ func cmdJoin(args []string) error {
 	report("join", joins, "", "")
 	report("leave", leaves, "", "")
 	if *csvPath != "" {
-		report("all", all, *csvPath, "")
+		report("all", all, *csvPath, msg)
 	}
 	return nil
 }

@@ -88,8 +88,12 @@ func summary(label string, d []time.Duration) string {
 	}
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
-	return fmt.Sprintf("%-34s n=%d min=%s p50=%s p90=%s p99=%s max=%s (ms)", label, len(s),
-		ms(s[0]), ms(pct(s, 50)), ms(pct(s, 90)), ms(pct(s, 99)), ms(s[len(s)-1]))
+	var sum time.Duration
+	for _, v := range s {
+		sum += v
+	}
+	return fmt.Sprintf("%-34s n=%d min=%s mean=%s p50=%s p90=%s p99=%s max=%s (ms)", label, len(s),
+		ms(s[0]), ms(sum/time.Duration(len(s))), ms(pct(s, 50)), ms(pct(s, 90)), ms(pct(s, 99)), ms(s[len(s)-1]))
 }
 
 // logTimes reads harender's JSON log and returns the times of lines whose
@@ -115,11 +119,13 @@ func logTimes(path, msg string) ([]time.Time, error) {
 	return ts, sc.Err()
 }
 
-// attachLog sets s.logged. When harender logged exactly one line per change
-// after the first PUT, the k-th line belongs to the k-th change (a line can
-// land after the next PUT: HAProxy may serve before harender's confirmation
-// is logged). Otherwise it falls back to: the first line at or after each
-// PUT's return and before the next PUT.
+// attachLog sets s.logged. Changes are taken in the order of their PUTs,
+// whatever the order of samples (join lists its joins, then its leaves).
+// When harender logged exactly one line per change after the first PUT,
+// the k-th line belongs to the k-th change (a line can land after the next
+// PUT: HAProxy may serve before harender's confirmation is logged).
+// Otherwise it falls back to: the first line at or after each PUT's return
+// and before the next PUT.
 func attachLog(samples []sample, path, msg string) {
 	if path == "" || len(samples) == 0 {
 		return
@@ -129,27 +135,32 @@ func attachLog(samples []sample, path, msg string) {
 		log.Printf("reading %s: %v", path, err)
 		return
 	}
+	byPut := make([]*sample, len(samples))
+	for k := range samples {
+		byPut[k] = &samples[k]
+	}
+	sort.Slice(byPut, func(a, b int) bool { return byPut[a].putDone.Before(byPut[b].putDone) })
 	var ts []time.Time
 	for _, t := range all {
-		if !t.Before(samples[0].putDone) {
+		if !t.Before(byPut[0].putDone) {
 			ts = append(ts, t)
 		}
 	}
-	if len(ts) == len(samples) {
-		for k := range samples {
-			samples[k].logged = ts[k].Sub(samples[k].putDone)
+	if len(ts) == len(byPut) {
+		for k, s := range byPut {
+			s.logged = ts[k].Sub(s.putDone)
 		}
 		return
 	}
-	fmt.Printf("%d %q lines for %d changes: pairing each change with the first line in its window\n", len(ts), msg, len(samples))
-	for k := range samples {
+	fmt.Printf("%d %q lines for %d changes: pairing each change with the first line in its window\n", len(ts), msg, len(byPut))
+	for k, s := range byPut {
 		end := time.Now().Add(time.Hour)
-		if k+1 < len(samples) {
-			end = samples[k+1].putDone
+		if k+1 < len(byPut) {
+			end = byPut[k+1].putDone
 		}
 		for _, t := range ts {
-			if !t.Before(samples[k].putDone) && t.Before(end) {
-				samples[k].logged = t.Sub(samples[k].putDone)
+			if !t.Before(s.putDone) && t.Before(end) {
+				s.logged = t.Sub(s.putDone)
 				break
 			}
 		}
