@@ -75,7 +75,7 @@ func (e *Engine) startCheck(ctx context.Context, outs []Output, g *generation, s
 		case <-cctx.Done():
 			err = cctx.Err()
 		}
-		dropped := cctx.Err() != nil // nobody waits for its end
+		dropped := cctx.Err() != nil // superseded or shutting down: no settle to wake
 		p.done <- err
 		if !dropped {
 			e.poke()
